@@ -1,0 +1,1 @@
+//! Detectors: syntax trees in, messaging facts out

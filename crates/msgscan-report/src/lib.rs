@@ -1,0 +1,1 @@
+//! The Report value and its renderers (human, JSON)

@@ -1,0 +1,1 @@
+//! The TOML rulebook: loading, validation, judging facts, scoring

@@ -1,0 +1,1 @@
+//! msgscan: find and judge messaging patterns in Python, JavaScript, TypeScript and SQL
