@@ -1,1 +1,33 @@
-//! Detectors: syntax trees in, messaging facts out
+//! Detectors: syntax trees in, messaging facts out.
+//!
+//! Each detector ([`Detector`]) covers one family of messaging constructs, subscribes to the
+//! node kinds it needs, and emits [`Fact`]s during a single traversal of each file
+//! ([`detect`]). Facts never carry a severity; judging them is the rulebook's job.
+//! [`link`] merges the facts of a project into a [`Topology`].
+
+mod celery;
+mod engine;
+mod fact;
+mod js;
+pub mod link;
+mod node_events;
+mod py;
+
+pub use engine::{Detector, FactBuilder, FileCx, Visitor, detect, may_match};
+pub use fact::{AttrSpec, AttrType, COMMON_FIELDS, Fact, KindSpec, Role};
+pub use link::{Channel, Topology};
+
+/// Every detector, in a fixed order (the order of the dispatch bitmask).
+pub fn detectors() -> &'static [&'static dyn Detector] {
+    &[&celery::Celery, &node_events::NodeEvents]
+}
+
+/// Every fact kind msgscan emits, with its documented attributes.
+pub fn kinds() -> impl Iterator<Item = &'static KindSpec> {
+    celery::KINDS.iter().chain(node_events::KINDS.iter())
+}
+
+/// The spec of one fact kind.
+pub fn kind(name: &str) -> Option<&'static KindSpec> {
+    kinds().find(|k| k.kind == name)
+}

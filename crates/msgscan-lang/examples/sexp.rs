@@ -18,15 +18,29 @@ fn print_tree(root: tree_sitter::Node<'_>, src: &str) {
     let mut depth = 0;
     loop {
         let n = cursor.node();
-        let text = if n.child_count() == 0 { format!(" {:?}", &src[n.byte_range()]) } else { String::new() };
-        let field = cursor.field_name().map(|f| format!("{f}: ")).unwrap_or_default();
+        let text = if n.child_count() == 0 {
+            format!(" {:?}", &src[n.byte_range()])
+        } else {
+            String::new()
+        };
+        let field = cursor
+            .field_name()
+            .map(|f| format!("{f}: "))
+            .unwrap_or_default();
         if n.is_named() || n.is_error() {
             println!("{}{}{}{}", "  ".repeat(depth), field, n.kind(), text);
         }
-        if cursor.goto_first_child() { depth += 1; continue; }
+        if cursor.goto_first_child() {
+            depth += 1;
+            continue;
+        }
         loop {
-            if cursor.goto_next_sibling() { break; }
-            if !cursor.goto_parent() { return; }
+            if cursor.goto_next_sibling() {
+                break;
+            }
+            if !cursor.goto_parent() {
+                return;
+            }
             depth -= 1;
         }
     }

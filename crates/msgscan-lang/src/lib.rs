@@ -19,6 +19,7 @@ mod line_index;
 mod sql;
 
 pub use line_index::{LineCol, LineIndex};
+pub use tree_sitter::Point;
 
 /// A language msgscan can read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -82,6 +83,14 @@ impl Language {
             Language::TypeScript => tree_sitter_typescript::LANGUAGE_TYPESCRIPT.into(),
             Language::Tsx => tree_sitter_typescript::LANGUAGE_TSX.into(),
             Language::Sql => tree_sitter_postgres::LANGUAGE.into(),
+        }
+    }
+
+    /// The grammar of trees embedded in files of this language (PL/pgSQL bodies in SQL).
+    pub fn embedded_grammar(self) -> Option<tree_sitter::Language> {
+        match self {
+            Language::Sql => Some(tree_sitter_postgres::LANGUAGE_PLPGSQL.into()),
+            _ => None,
         }
     }
 
@@ -204,7 +213,10 @@ impl FileParser {
         }
     }
 
-    fn parser(slot: &mut Option<Parser>, grammar: impl FnOnce() -> tree_sitter::Language) -> &mut Parser {
+    fn parser(
+        slot: &mut Option<Parser>,
+        grammar: impl FnOnce() -> tree_sitter::Language,
+    ) -> &mut Parser {
         slot.get_or_insert_with(|| {
             let mut parser = Parser::new();
             // Our grammars are generated for ABI versions this tree-sitter supports; a
@@ -339,7 +351,12 @@ mod tests {
                    BEGIN\n  PERFORM pg_notify('orders', NEW.id::text);\n  RETURN NEW;\nEND;\n$fn$ LANGUAGE plpgsql;\n";
         let mut p = FileParser::new(Duration::from_secs(5));
         let parsed = p.parse(Language::Sql, src).unwrap();
-        assert_eq!(parsed.first_error(), None, "{}", parsed.tree.root_node().to_sexp());
+        assert_eq!(
+            parsed.first_error(),
+            None,
+            "{}",
+            parsed.tree.root_node().to_sexp()
+        );
         assert_eq!(parsed.embedded.len(), 1);
         let body = &parsed.embedded[0];
         assert_eq!(body.function.as_deref(), Some("notify_order"));

@@ -1,0 +1,284 @@
+//! One traversal per file: detectors subscribe to node kinds and are called on entering and
+//! leaving those nodes; a kind-id → detector bitmask table per language makes the dispatch
+//! one index per node.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use msgscan_lang::{Language, LineIndex, ParsedFile};
+use serde_json::Value;
+use tree_sitter::Node;
+
+use crate::fact::{Fact, Role};
+
+/// A detector: a family of messaging constructs in some languages.
+pub trait Detector: Sync {
+    /// A short stable name (`celery`, `node-events`).
+    fn name(&self) -> &'static str;
+    fn languages(&self) -> &'static [Language];
+    /// The node kinds whose enter/leave this detector wants.
+    fn kinds(&self, language: Language) -> &'static [&'static str];
+    /// Literal tokens without which this detector cannot find anything in a file. A file
+    /// that contains none of them (for every detector of its language) is not parsed.
+    fn needles(&self) -> &'static [&'static str];
+    /// Fresh per-file state.
+    fn visitor<'t>(&self, file: &FileCx<'t>) -> Box<dyn Visitor<'t> + 't>;
+}
+
+/// The per-file state of one detector.
+pub trait Visitor<'t> {
+    fn enter(&mut self, node: Node<'t>, cx: &mut FileCx<'t>);
+    fn leave(&mut self, _node: Node<'t>, _cx: &mut FileCx<'t>) {}
+    /// Called once after the traversal: emit facts that needed the whole file.
+    fn finish(self: Box<Self>, _cx: &mut FileCx<'t>) {}
+}
+
+/// What a detector knows of the file it reads, and where it puts facts.
+#[derive(Debug)]
+pub struct FileCx<'t> {
+    pub path: &'t str,
+    pub language: Language,
+    pub text: &'t str,
+    lines: LineIndex,
+    facts: Vec<Fact>,
+}
+
+impl<'t> FileCx<'t> {
+    pub fn new(path: &'t str, language: Language, text: &'t str) -> Self {
+        FileCx {
+            path,
+            language,
+            text,
+            lines: LineIndex::new(text),
+            facts: Vec::new(),
+        }
+    }
+
+    /// The source text of a node.
+    pub fn text(&self, node: Node<'_>) -> &'t str {
+        self.text.get(node.byte_range()).unwrap_or_default()
+    }
+
+    /// Starts a fact located at `node`.
+    pub fn fact(&self, kind: &str, transport: &str, role: Role, node: Node<'_>) -> FactBuilder {
+        self.fact_range(kind, transport, role, node.byte_range())
+    }
+
+    /// Starts a fact located at a byte range of the file.
+    pub fn fact_range(
+        &self,
+        kind: &str,
+        transport: &str,
+        role: Role,
+        range: std::ops::Range<usize>,
+    ) -> FactBuilder {
+        let start = self.lines.line_col(self.text, range.start);
+        let end = self.lines.line_col(self.text, range.end);
+        FactBuilder(Fact {
+            id: String::new(),
+            kind: kind.to_string(),
+            language: self.language,
+            path: self.path.to_string(),
+            line: start.line,
+            column: start.column,
+            end_line: end.line,
+            end_column: end.column,
+            name: None,
+            role,
+            transport: transport.to_string(),
+            attrs: BTreeMap::new(),
+        })
+    }
+
+    pub fn emit(&mut self, fact: FactBuilder) {
+        self.facts.push(fact.0);
+    }
+
+    pub fn into_facts(self) -> Vec<Fact> {
+        self.facts
+    }
+}
+
+/// Builder returned by [`FileCx::fact`].
+#[derive(Debug)]
+pub struct FactBuilder(Fact);
+
+impl FactBuilder {
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.0.name = Some(name.into());
+        self
+    }
+    pub fn name_opt(mut self, name: Option<String>) -> Self {
+        self.0.name = name;
+        self
+    }
+    pub fn attr(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.0.attrs.insert(key.to_string(), value.into());
+        self
+    }
+    pub fn attr_opt(self, key: &str, value: Option<impl Into<Value>>) -> Self {
+        match value {
+            Some(v) => self.attr(key, v),
+            None => self,
+        }
+    }
+    pub fn attrs(mut self, attrs: impl IntoIterator<Item = (String, Value)>) -> Self {
+        self.0.attrs.extend(attrs);
+        self
+    }
+}
+
+/// Kind-id → bitmask of detectors, per language.
+struct Dispatch {
+    masks: Vec<u64>,
+    /// Masks for the grammar of embedded trees (PL/pgSQL in SQL files).
+    embedded_masks: Vec<u64>,
+    detectors: Vec<&'static dyn Detector>,
+}
+
+fn dispatch(language: Language) -> &'static Dispatch {
+    static TABLES: OnceLock<Vec<Dispatch>> = OnceLock::new();
+    let tables = TABLES.get_or_init(|| {
+        Language::ALL
+            .iter()
+            .map(|&lang| {
+                let detectors: Vec<&'static dyn Detector> = crate::detectors()
+                    .iter()
+                    .copied()
+                    .filter(|d| d.languages().contains(&lang))
+                    .collect();
+                let masks = kind_masks(&lang.grammar(), lang, &detectors);
+                let embedded_masks = lang
+                    .embedded_grammar()
+                    .map(|g| kind_masks(&g, lang, &detectors))
+                    .unwrap_or_default();
+                Dispatch {
+                    masks,
+                    embedded_masks,
+                    detectors,
+                }
+            })
+            .collect()
+    });
+    &tables[language as usize]
+}
+
+fn kind_masks(
+    grammar: &tree_sitter::Language,
+    lang: Language,
+    detectors: &[&'static dyn Detector],
+) -> Vec<u64> {
+    let count = grammar.node_kind_count();
+    let mut masks = vec![0u64; count + 1];
+    for (i, det) in detectors.iter().enumerate() {
+        for kind in det.kinds(lang) {
+            // A kind can have several ids (aliases); mark every named id of that name.
+            for id in 0..count as u16 {
+                if grammar.node_kind_is_named(id) && grammar.node_kind_for_id(id) == Some(kind) {
+                    masks[id as usize] |= 1 << i;
+                }
+            }
+        }
+    }
+    masks
+}
+
+/// Whether any detector of `language` could find something in `text` (the literal
+/// prefilter). Sound by construction: a detector fires only on text containing a needle.
+pub fn may_match(language: Language, text: &str) -> bool {
+    dispatch(language)
+        .detectors
+        .iter()
+        .any(|d| d.needles().iter().any(|n| text.contains(n)))
+}
+
+/// Runs every detector of the file's language over its trees in one traversal and returns
+/// the facts, in emission order.
+pub fn detect(path: &str, text: &str, parsed: &ParsedFile) -> Vec<Fact> {
+    let table = dispatch(parsed.language);
+    let mut cx = FileCx::new(path, parsed.language, text);
+    let active: Vec<usize> = (0..table.detectors.len())
+        .filter(|&i| {
+            table.detectors[i]
+                .needles()
+                .iter()
+                .any(|n| text.contains(n))
+        })
+        .collect();
+    if active.is_empty() {
+        return Vec::new();
+    }
+    let active_mask: u64 = active.iter().fold(0, |m, &i| m | (1 << i));
+    let mut visitors: Vec<Option<Box<dyn Visitor<'_> + '_>>> = (0..table.detectors.len())
+        .map(|i| (active_mask & (1 << i) != 0).then(|| table.detectors[i].visitor(&cx)))
+        .collect();
+
+    traverse(
+        parsed.tree.root_node(),
+        &table.masks,
+        active_mask,
+        &mut visitors,
+        &mut cx,
+    );
+    for embedded in &parsed.embedded {
+        let root = embedded.tree.root_node();
+        traverse(
+            root,
+            &table.embedded_masks,
+            active_mask,
+            &mut visitors,
+            &mut cx,
+        );
+    }
+    for v in visitors.into_iter().flatten() {
+        v.finish(&mut cx);
+    }
+    cx.into_facts()
+}
+
+/// Depth-first, iterative (no recursion: deeply nested input cannot overflow the stack).
+fn traverse<'t>(
+    root: Node<'t>,
+    masks: &[u64],
+    active_mask: u64,
+    visitors: &mut [Option<Box<dyn Visitor<'t> + 't>>],
+    cx: &mut FileCx<'t>,
+) {
+    let mask_of =
+        |node: Node<'_>| masks.get(node.kind_id() as usize).copied().unwrap_or(0) & active_mask;
+    let mut cursor = root.walk();
+    loop {
+        let node = cursor.node();
+        call(mask_of(node), visitors, |v, cx| v.enter(node, cx), cx);
+        if cursor.goto_first_child() {
+            continue;
+        }
+        // Leave this node and every ancestor that has no next sibling.
+        loop {
+            let node = cursor.node();
+            call(mask_of(node), visitors, |v, cx| v.leave(node, cx), cx);
+            if cursor.goto_next_sibling() {
+                break;
+            }
+            if !cursor.goto_parent() {
+                return;
+            }
+        }
+    }
+}
+
+fn call<'t>(
+    mask: u64,
+    visitors: &mut [Option<Box<dyn Visitor<'t> + 't>>],
+    mut f: impl FnMut(&mut dyn Visitor<'t>, &mut FileCx<'t>),
+    cx: &mut FileCx<'t>,
+) {
+    let mut m = mask;
+    while m != 0 {
+        let i = m.trailing_zeros() as usize;
+        m &= m - 1;
+        if let Some(Some(v)) = visitors.get_mut(i) {
+            f(v.as_mut(), cx);
+        }
+    }
+}

@@ -1,0 +1,865 @@
+//! Node.js EventEmitter: classes, instances, listeners, emits and settings, in JavaScript,
+//! TypeScript and TSX.
+//!
+//! An emitter is recognised through what the file imports: `events` / `node:events`
+//! (`import { EventEmitter }`, default and namespace imports, `require`, destructuring,
+//! `.EventEmitter` off the module) and `eventemitter3`; subclasses (`extends`, also of other
+//! emitter classes of the file, and `util.inherits(X, EventEmitter)`). Listeners and emits
+//! are facts only when their receiver is such an emitter (a binding of an instance, `this`
+//! inside an emitter class, `process`, or an emitter-named import from a relative module),
+//! so `$emit` on a Vue component or `.on('click')` on a DOM node are not mistaken for them.
+
+use std::collections::{HashMap, HashSet};
+
+use msgscan_lang::Language;
+use serde_json::Value;
+use tree_sitter::Node;
+
+use crate::engine::{Detector, FileCx, Visitor};
+use crate::fact::{AttrSpec, AttrType, KindSpec, Role};
+use crate::js;
+
+pub(crate) struct NodeEvents;
+
+const TRANSPORT: &str = "node_events";
+
+const LISTEN_METHODS: &[&str] = &[
+    "on",
+    "once",
+    "addListener",
+    "prependListener",
+    "prependOnceListener",
+];
+
+pub(crate) const KINDS: &[KindSpec] = &[
+    KindSpec {
+        kind: "emitter_class",
+        transport: TRANSPORT,
+        doc: "A class that is an EventEmitter (`extends EventEmitter`, `util.inherits`). Name: the class.",
+        attrs: &[
+            AttrSpec {
+                name: "extends",
+                ty: AttrType::String,
+                doc: "the base class as written",
+            },
+            AttrSpec {
+                name: "via",
+                ty: AttrType::String,
+                doc: "`extends` or `util.inherits`",
+            },
+            AttrSpec {
+                name: "emits_error",
+                ty: AttrType::Bool,
+                doc: "the class emits `'error'` on `this`",
+            },
+            AttrSpec {
+                name: "listens_error",
+                ty: AttrType::Bool,
+                doc: "the class listens for `'error'` on `this`",
+            },
+        ],
+    },
+    KindSpec {
+        kind: "emitter_instance",
+        transport: TRANSPORT,
+        doc: "`new EventEmitter()` or `new` of an emitter class. Name: the binding (`bus`, `this.bus`), if any.",
+        attrs: &[
+            AttrSpec {
+                name: "class",
+                ty: AttrType::String,
+                doc: "the class instantiated",
+            },
+            AttrSpec {
+                name: "capture_rejections",
+                ty: AttrType::Bool,
+                doc: "created with `{ captureRejections: true }` or the file sets it globally",
+            },
+            AttrSpec {
+                name: "has_error_listener",
+                ty: AttrType::Bool,
+                doc: "an `'error'` listener is added on the binding (or by the class)",
+            },
+            AttrSpec {
+                name: "emits_error",
+                ty: AttrType::Bool,
+                doc: "`'error'` is emitted on the binding (or by the class)",
+            },
+        ],
+    },
+    KindSpec {
+        kind: "emitter_listen",
+        transport: TRANSPORT,
+        doc: "`.on/.once/.addListener/.prependListener(event, fn)` on an emitter. Name: the event.",
+        attrs: &[
+            AttrSpec {
+                name: "method",
+                ty: AttrType::String,
+                doc: "the method called",
+            },
+            AttrSpec {
+                name: "receiver",
+                ty: AttrType::String,
+                doc: "the emitter as written (`bus`, `this`)",
+            },
+            AttrSpec {
+                name: "emitter",
+                ty: AttrType::String,
+                doc: "the emitter's identity: its binding, or the class for `this`",
+            },
+            AttrSpec {
+                name: "literal",
+                ty: AttrType::Bool,
+                doc: "the event name is a string literal",
+            },
+            AttrSpec {
+                name: "handler_async",
+                ty: AttrType::Bool,
+                doc: "the handler is an `async` function",
+            },
+            AttrSpec {
+                name: "handler_unguarded_await",
+                ty: AttrType::Bool,
+                doc: "the async handler awaits outside any `try` block",
+            },
+            AttrSpec {
+                name: "capture_rejections",
+                ty: AttrType::Bool,
+                doc: "rejections of async handlers are captured on this emitter",
+            },
+        ],
+    },
+    KindSpec {
+        kind: "emitter_emit",
+        transport: TRANSPORT,
+        doc: "`.emit(event, ...)` on an emitter. Name: the event.",
+        attrs: &[
+            AttrSpec {
+                name: "receiver",
+                ty: AttrType::String,
+                doc: "the emitter as written",
+            },
+            AttrSpec {
+                name: "emitter",
+                ty: AttrType::String,
+                doc: "the emitter's identity",
+            },
+            AttrSpec {
+                name: "literal",
+                ty: AttrType::Bool,
+                doc: "the event name is a string literal",
+            },
+        ],
+    },
+    KindSpec {
+        kind: "emitter_config",
+        transport: TRANSPORT,
+        doc: "An emitter setting: `setMaxListeners(n)` (name `max_listeners`), `defaultMaxListeners = n` (`default_max_listeners`), `captureRejections = true` (`capture_rejections`).",
+        attrs: &[
+            AttrSpec {
+                name: "value",
+                ty: AttrType::Value,
+                doc: "the value (a number when literal)",
+            },
+            AttrSpec {
+                name: "value_text",
+                ty: AttrType::String,
+                doc: "the value as written (`0`, `Infinity`)",
+            },
+            AttrSpec {
+                name: "receiver",
+                ty: AttrType::String,
+                doc: "the emitter or module it is set on",
+            },
+        ],
+    },
+];
+
+impl Detector for NodeEvents {
+    fn name(&self) -> &'static str {
+        "node-events"
+    }
+    fn languages(&self) -> &'static [Language] {
+        &[Language::JavaScript, Language::TypeScript, Language::Tsx]
+    }
+    fn kinds(&self, _: Language) -> &'static [&'static str] {
+        &[
+            "import_statement",
+            "variable_declarator",
+            "class_declaration",
+            "abstract_class_declaration",
+            "class",
+            "new_expression",
+            "call_expression",
+            "assignment_expression",
+            "await_expression",
+            "statement_block",
+            "function_expression",
+            "function_declaration",
+            "arrow_function",
+            "method_definition",
+            "generator_function",
+            "generator_function_declaration",
+            "function",
+        ]
+    }
+    fn needles(&self) -> &'static [&'static str] {
+        &[
+            "events",
+            "EventEmitter",
+            "eventemitter",
+            "process.on",
+            "MaxListeners",
+        ]
+    }
+    fn visitor<'t>(&self, _file: &FileCx<'t>) -> Box<dyn Visitor<'t> + 't> {
+        Box::<EventsVisitor>::default()
+    }
+}
+
+struct Func {
+    start: usize,
+    end: usize,
+    listener: Option<usize>,
+    try_depth: u32,
+    unguarded_await: bool,
+}
+
+struct Class {
+    start: usize,
+    end: usize,
+    name: Option<String>,
+    emitter: bool,
+}
+
+struct Instance {
+    at: std::ops::Range<usize>,
+    binding: Option<String>,
+    class: String,
+    capture_rejections: bool,
+}
+
+struct Use {
+    at: std::ops::Range<usize>,
+    /// The receiver as written.
+    receiver: String,
+    /// The emitter class when the receiver is `this` inside one.
+    this_class: Option<String>,
+    event: Option<String>,
+    literal: bool,
+    method: String,
+    handler_async: bool,
+    unguarded_await: bool,
+}
+
+#[derive(Default)]
+struct EventsVisitor {
+    /// Local names that denote the EventEmitter class.
+    ee_class: HashSet<String>,
+    /// Local names that denote the `events` module (`events.EventEmitter`).
+    ee_module: HashSet<String>,
+    /// Names imported from relative modules that look like emitters (`bus`, `orderEvents`).
+    imported_emitters: HashSet<String>,
+    /// Emitter classes of this file: name → (emits `'error'` on `this`, listens to it).
+    classes: HashMap<String, (bool, bool)>,
+    /// Where each emitter class is declared: (name, range, base, via).
+    class_defs: Vec<(String, std::ops::Range<usize>, String, &'static str)>,
+    class_stack: Vec<Class>,
+    funcs: Vec<Func>,
+    /// Handler function start byte → index into `listens`.
+    pending_handlers: HashMap<usize, usize>,
+    instances: Vec<Instance>,
+    listens: Vec<Use>,
+    emits: Vec<Use>,
+    capture_rejections_global: bool,
+}
+
+fn is_events_module(spec: &str) -> bool {
+    matches!(spec, "events" | "node:events" | "eventemitter3")
+}
+
+fn looks_like_emitter_name(name: &str) -> bool {
+    let l = name.to_ascii_lowercase();
+    ["emitter", "bus", "events", "eventhub", "hub"]
+        .iter()
+        .any(|s| l.ends_with(s))
+}
+
+impl EventsVisitor {
+    fn is_ee_ctor(&self, node: Node<'_>, cx: &FileCx<'_>) -> Option<String> {
+        let node = js::unwrap_expr(node);
+        let path = js::member_path(node, cx)?;
+        if self.ee_class.contains(&path) || self.classes.contains_key(&path) {
+            return Some(path);
+        }
+        if let Some((module, prop)) = path.split_once('.') {
+            if self.ee_module.contains(module)
+                && matches!(
+                    prop,
+                    "EventEmitter" | "default" | "EventEmitter.EventEmitter"
+                )
+            {
+                return Some(path);
+            }
+        }
+        None
+    }
+
+    fn bind_import(&mut self, local: &str, imported: Option<&str>, source: &str) {
+        if is_events_module(source) {
+            match imported {
+                // default import / require: the module is the EventEmitter class itself.
+                None | Some("default") => {
+                    self.ee_class.insert(local.to_string());
+                    self.ee_module.insert(local.to_string());
+                }
+                Some("EventEmitter") => {
+                    self.ee_class.insert(local.to_string());
+                }
+                Some("*") => {
+                    self.ee_module.insert(local.to_string());
+                    if source == "eventemitter3" {
+                        self.ee_class.insert(local.to_string());
+                    }
+                }
+                _ => {}
+            }
+        } else if (source.starts_with('.') || source.starts_with("@/") || source.starts_with("~/"))
+            && looks_like_emitter_name(local)
+        {
+            self.imported_emitters.insert(local.to_string());
+        }
+    }
+
+    fn on_import(&mut self, node: Node<'_>, cx: &FileCx<'_>) {
+        let Some(source) = node
+            .child_by_field_name("source")
+            .and_then(|s| js::string_value(s, cx))
+        else {
+            // TS `import EE = require('events')`
+            let mut c = node.walk();
+            for child in node.named_children(&mut c) {
+                if child.kind() == "import_require_clause" {
+                    let id = child.named_child(0);
+                    let src = child
+                        .child_by_field_name("source")
+                        .and_then(|s| js::string_value(s, cx));
+                    if let (Some(id), Some(src)) = (id, src) {
+                        self.bind_import(cx.text(id), None, &src);
+                    }
+                }
+            }
+            return;
+        };
+        let mut c = node.walk();
+        for clause in node
+            .named_children(&mut c)
+            .filter(|n| n.kind() == "import_clause")
+        {
+            let mut cc = clause.walk();
+            for part in clause.named_children(&mut cc) {
+                match part.kind() {
+                    "identifier" => self.bind_import(cx.text(part), None, &source),
+                    "namespace_import" => {
+                        if let Some(id) = part.named_child(0) {
+                            self.bind_import(cx.text(id), Some("*"), &source);
+                        }
+                    }
+                    "named_imports" => {
+                        let mut sc = part.walk();
+                        for spec in part
+                            .named_children(&mut sc)
+                            .filter(|s| s.kind() == "import_specifier")
+                        {
+                            let Some(name) = spec.child_by_field_name("name") else {
+                                continue;
+                            };
+                            let local = spec.child_by_field_name("alias").unwrap_or(name);
+                            self.bind_import(cx.text(local), Some(cx.text(name)), &source);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// `require('events')`, possibly followed by `.EventEmitter`.
+    fn require_of<'a>(&self, node: Node<'_>, cx: &FileCx<'a>) -> Option<(String, Option<&'a str>)> {
+        let node = js::unwrap_expr(node);
+        match node.kind() {
+            "call_expression" => {
+                let f = node.child_by_field_name("function")?;
+                if cx.text(f) != "require" {
+                    return None;
+                }
+                let arg = js::arguments(node).into_iter().next()?;
+                Some((js::string_value(arg, cx)?, None))
+            }
+            "member_expression" => {
+                let (src, _) = self.require_of(node.child_by_field_name("object")?, cx)?;
+                Some((src, Some(cx.text(node.child_by_field_name("property")?))))
+            }
+            _ => None,
+        }
+    }
+
+    fn on_declarator(&mut self, node: Node<'_>, cx: &FileCx<'_>) {
+        let (Some(name), Some(value)) = (
+            node.child_by_field_name("name"),
+            node.child_by_field_name("value"),
+        ) else {
+            return;
+        };
+        let Some((source, prop)) = self.require_of(value, cx) else {
+            return;
+        };
+        match name.kind() {
+            "identifier" => self.bind_import(cx.text(name), prop, &source),
+            "object_pattern" => {
+                let mut c = name.walk();
+                for p in name.named_children(&mut c) {
+                    match p.kind() {
+                        "shorthand_property_identifier_pattern" => {
+                            self.bind_import(cx.text(p), Some(cx.text(p)), &source)
+                        }
+                        "pair_pattern" => {
+                            let (Some(k), Some(v)) =
+                                (p.child_by_field_name("key"), p.child_by_field_name("value"))
+                            else {
+                                continue;
+                            };
+                            self.bind_import(cx.text(v), Some(cx.text(k)), &source);
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_class(&mut self, node: Node<'_>, cx: &FileCx<'_>) {
+        let name_node = node.child_by_field_name("name");
+        let name = name_node.map(|n| cx.text(n).to_string());
+        let mut base = None;
+        let mut c = node.walk();
+        if let Some(heritage) = node
+            .named_children(&mut c)
+            .find(|n| n.kind() == "class_heritage")
+        {
+            let mut hc = heritage.walk();
+            for h in heritage.named_children(&mut hc) {
+                let expr = if h.kind() == "extends_clause" {
+                    h.child_by_field_name("value").or_else(|| h.named_child(0))
+                } else if h.kind() == "implements_clause" {
+                    None
+                } else {
+                    Some(h)
+                };
+                if let Some(e) = expr {
+                    if let Some(b) = self.is_ee_ctor(e, cx) {
+                        base = Some(b);
+                    }
+                }
+            }
+        }
+        let emitter = base.is_some();
+        if let (Some(b), Some(n)) = (&base, &name) {
+            self.classes.insert(n.clone(), (false, false));
+            let at = name_node.unwrap_or(node).byte_range();
+            self.class_defs.push((n.clone(), at, b.clone(), "extends"));
+        }
+        self.class_stack.push(Class {
+            start: node.start_byte(),
+            end: node.end_byte(),
+            name,
+            emitter,
+        });
+    }
+
+    fn this_class(&self) -> Option<String> {
+        // `this` inside an arrow function still refers to the class; inside a plain
+        // `function` it does not, but classes rarely nest those around emits.
+        self.class_stack
+            .last()
+            .filter(|c| c.emitter)
+            .and_then(|c| c.name.clone())
+    }
+
+    fn on_new(&mut self, node: Node<'_>, cx: &FileCx<'_>) {
+        let Some(ctor) = node.child_by_field_name("constructor") else {
+            return;
+        };
+        let Some(class) = self.is_ee_ctor(ctor, cx) else {
+            return;
+        };
+        let options = js::arguments(node).into_iter().next();
+        let capture = options
+            .and_then(|o| js::object_property(o, "captureRejections", cx))
+            .is_some_and(|v| cx.text(v) == "true");
+        let binding = binding_of(node, cx);
+        self.instances.push(Instance {
+            at: node.byte_range(),
+            binding,
+            class,
+            capture_rejections: capture,
+        });
+    }
+
+    fn on_call(&mut self, node: Node<'_>, cx: &mut FileCx<'_>) {
+        let Some(func) = node.child_by_field_name("function") else {
+            return;
+        };
+        let func = js::unwrap_expr(func);
+        // util.inherits(Ctor, EventEmitter)
+        if let Some(path) = js::member_path(func, cx) {
+            if path == "util.inherits" || path == "inherits" {
+                let args = js::arguments(node);
+                if let (Some(ctor), Some(base)) = (args.first(), args.get(1)) {
+                    if let Some(b) = self.is_ee_ctor(*base, cx) {
+                        let name = cx.text(*ctor).to_string();
+                        self.classes.entry(name.clone()).or_insert((false, false));
+                        self.class_defs
+                            .push((name, node.byte_range(), b, "util.inherits"));
+                    }
+                }
+                return;
+            }
+        }
+        if func.kind() != "member_expression" {
+            return;
+        }
+        let (Some(obj), Some(prop)) = (
+            func.child_by_field_name("object"),
+            func.child_by_field_name("property"),
+        ) else {
+            return;
+        };
+        let method = cx.text(prop);
+        let is_listen = LISTEN_METHODS.contains(&method);
+        if !is_listen && method != "emit" && method != "setMaxListeners" {
+            return;
+        }
+        let Some(receiver) = js::member_path(obj, cx) else {
+            return;
+        };
+        let args = js::arguments(node);
+        if method == "setMaxListeners" {
+            let Some(v) = args.first() else { return };
+            let fact = cx
+                .fact("emitter_config", TRANSPORT, Role::Config, node)
+                .name("max_listeners")
+                .attr("value", number_or_expr(*v, cx))
+                .attr("value_text", cx.text(*v))
+                .attr("receiver", receiver);
+            cx.emit(fact);
+            return;
+        }
+        let Some(event_node) = args.first().copied() else {
+            return;
+        };
+        let literal = js::string_value(event_node, cx);
+        let (event, is_literal) = match literal {
+            Some(s) => (Some(s), true),
+            None => (js::member_path(event_node, cx), false),
+        };
+        let this_class = if receiver == "this" {
+            self.this_class()
+        } else {
+            None
+        };
+        let mut u = Use {
+            at: node.start_byte()..event_node.end_byte(),
+            receiver,
+            this_class,
+            event,
+            literal: is_literal,
+            method: method.to_string(),
+            handler_async: false,
+            unguarded_await: false,
+        };
+        if is_listen {
+            if let Some(handler) = args.get(1).map(|h| js::unwrap_expr(*h)) {
+                if js::is_function(handler) && js::is_async(handler) {
+                    u.handler_async = true;
+                    self.pending_handlers
+                        .insert(handler.start_byte(), self.listens.len());
+                }
+            }
+            self.listens.push(u);
+        } else {
+            self.emits.push(u);
+        }
+    }
+
+    fn on_assignment(&mut self, node: Node<'_>, cx: &mut FileCx<'_>) {
+        let (Some(left), Some(right)) = (
+            node.child_by_field_name("left"),
+            node.child_by_field_name("right"),
+        ) else {
+            return;
+        };
+        let Some(path) = js::member_path(left, cx) else {
+            return;
+        };
+        let Some((obj, prop)) = path.rsplit_once('.') else {
+            return;
+        };
+        if !(self.ee_class.contains(obj) || self.ee_module.contains(obj)) {
+            return;
+        }
+        let name = match prop {
+            "defaultMaxListeners" => "default_max_listeners",
+            "captureRejections" => {
+                if cx.text(right) == "true" {
+                    self.capture_rejections_global = true;
+                }
+                "capture_rejections"
+            }
+            _ => return,
+        };
+        let fact = cx
+            .fact("emitter_config", TRANSPORT, Role::Config, node)
+            .name(name)
+            .attr("value", number_or_expr(right, cx))
+            .attr("value_text", cx.text(right))
+            .attr("receiver", obj);
+        cx.emit(fact);
+    }
+
+    /// The emitter identity of a use, if its receiver is a known emitter.
+    fn emitter_of(&self, u: &Use, bindings: &HashSet<&str>) -> Option<String> {
+        if let Some(class) = &u.this_class {
+            return Some(class.clone());
+        }
+        if bindings.contains(u.receiver.as_str())
+            || u.receiver == "process"
+            || self
+                .imported_emitters
+                .contains(u.receiver.split('.').next().unwrap_or_default())
+        {
+            return Some(u.receiver.clone());
+        }
+        None
+    }
+}
+
+fn number_or_expr(node: Node<'_>, cx: &FileCx<'_>) -> Value {
+    let t = cx.text(node);
+    t.parse::<i64>()
+        .map(Value::from)
+        .unwrap_or_else(|_| crate::py::expr(t))
+}
+
+/// The name a `new` expression is bound to: `const x = new E()`, `this.x = new E()`, a class
+/// field `x = new E()` (as `this.x`).
+fn binding_of(node: Node<'_>, cx: &FileCx<'_>) -> Option<String> {
+    let mut n = node;
+    while let Some(p) = n.parent() {
+        match p.kind() {
+            "as_expression"
+            | "non_null_expression"
+            | "parenthesized_expression"
+            | "satisfies_expression" => n = p,
+            "variable_declarator" => {
+                return p
+                    .child_by_field_name("name")
+                    .map(|x| cx.text(x).to_string());
+            }
+            "assignment_expression" => {
+                return p
+                    .child_by_field_name("left")
+                    .and_then(|l| js::member_path(l, cx));
+            }
+            "public_field_definition" | "field_definition" => {
+                let name = p
+                    .child_by_field_name("name")
+                    .or_else(|| p.child_by_field_name("property"))?;
+                return Some(format!("this.{}", cx.text(name)));
+            }
+            _ => return None,
+        }
+    }
+    None
+}
+
+impl<'t> Visitor<'t> for EventsVisitor {
+    fn enter(&mut self, node: Node<'t>, cx: &mut FileCx<'t>) {
+        match node.kind() {
+            "import_statement" => self.on_import(node, cx),
+            "variable_declarator" => self.on_declarator(node, cx),
+            "class_declaration" | "abstract_class_declaration" | "class" => self.on_class(node, cx),
+            "new_expression" => self.on_new(node, cx),
+            "call_expression" => self.on_call(node, cx),
+            "assignment_expression" => self.on_assignment(node, cx),
+            "await_expression" => {
+                if let Some(f) = self.funcs.last_mut() {
+                    if f.try_depth == 0 {
+                        f.unguarded_await = true;
+                    }
+                }
+            }
+            "statement_block" => {
+                if is_try_body(node) {
+                    if let Some(f) = self.funcs.last_mut() {
+                        f.try_depth += 1;
+                    }
+                }
+            }
+            _ if js::is_function(node) => {
+                let listener = self.pending_handlers.remove(&node.start_byte());
+                self.funcs.push(Func {
+                    start: node.start_byte(),
+                    end: node.end_byte(),
+                    listener,
+                    try_depth: 0,
+                    unguarded_await: false,
+                });
+            }
+            _ => {}
+        }
+    }
+
+    fn leave(&mut self, node: Node<'t>, _cx: &mut FileCx<'t>) {
+        match node.kind() {
+            "class_declaration" | "abstract_class_declaration" | "class" => {
+                if self
+                    .class_stack
+                    .last()
+                    .is_some_and(|c| c.start == node.start_byte() && c.end == node.end_byte())
+                {
+                    self.class_stack.pop();
+                }
+            }
+            "statement_block" => {
+                if is_try_body(node) {
+                    if let Some(f) = self.funcs.last_mut() {
+                        f.try_depth = f.try_depth.saturating_sub(1);
+                    }
+                }
+            }
+            _ if js::is_function(node) => {
+                if self
+                    .funcs
+                    .last()
+                    .is_some_and(|f| f.start == node.start_byte() && f.end == node.end_byte())
+                {
+                    if let Some(f) = self.funcs.pop() {
+                        if let Some(i) = f.listener {
+                            if let Some(l) = self.listens.get_mut(i) {
+                                l.unguarded_await = f.unguarded_await;
+                            }
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn finish(mut self: Box<Self>, cx: &mut FileCx<'t>) {
+        // What emitter classes do with 'error' on `this`.
+        for u in self.listens.iter().chain(self.emits.iter()) {
+            if let (Some(class), Some("error")) = (&u.this_class, u.event.as_deref()) {
+                if let Some(entry) = self.classes.get_mut(class) {
+                    if u.method == "emit" {
+                        entry.0 = true;
+                    } else {
+                        entry.1 = true;
+                    }
+                }
+            }
+        }
+        let bindings: HashSet<&str> = self
+            .instances
+            .iter()
+            .filter_map(|i| i.binding.as_deref())
+            .collect();
+        let capture_by_binding: HashMap<&str, bool> = self
+            .instances
+            .iter()
+            .filter_map(|i| Some((i.binding.as_deref()?, i.capture_rejections)))
+            .collect();
+        for inst in &self.instances {
+            let (class_emits, class_listens) =
+                self.classes.get(&inst.class).copied().unwrap_or_default();
+            let on_binding = |uses: &[Use]| {
+                inst.binding.as_deref().is_some_and(|b| {
+                    uses.iter()
+                        .any(|u| u.receiver == b && u.event.as_deref() == Some("error"))
+                })
+            };
+            let fact = cx
+                .fact_range(
+                    "emitter_instance",
+                    TRANSPORT,
+                    Role::Definition,
+                    inst.at.clone(),
+                )
+                .name_opt(inst.binding.clone())
+                .attr("class", inst.class.clone())
+                .attr(
+                    "capture_rejections",
+                    inst.capture_rejections || self.capture_rejections_global,
+                )
+                .attr(
+                    "has_error_listener",
+                    class_listens || on_binding(&self.listens),
+                )
+                .attr("emits_error", class_emits || on_binding(&self.emits));
+            cx.emit(fact);
+        }
+        for (name, at, base, via) in &self.class_defs {
+            let (emits_error, listens_error) = self.classes.get(name).copied().unwrap_or_default();
+            let fact = cx
+                .fact_range("emitter_class", TRANSPORT, Role::Definition, at.clone())
+                .name(name.clone())
+                .attr("extends", base.clone())
+                .attr("via", *via)
+                .attr("emits_error", emits_error)
+                .attr("listens_error", listens_error);
+            cx.emit(fact);
+        }
+        for u in &self.listens {
+            let Some(emitter) = self.emitter_of(u, &bindings) else {
+                continue;
+            };
+            let capture = capture_by_binding
+                .get(u.receiver.as_str())
+                .copied()
+                .unwrap_or(false)
+                || self.capture_rejections_global;
+            let fact = cx
+                .fact_range("emitter_listen", TRANSPORT, Role::Consumer, u.at.clone())
+                .name_opt(u.event.clone())
+                .attr("method", u.method.clone())
+                .attr("receiver", u.receiver.clone())
+                .attr("emitter", emitter)
+                .attr("literal", u.literal)
+                .attr("handler_async", u.handler_async)
+                .attr("handler_unguarded_await", u.unguarded_await)
+                .attr("capture_rejections", capture);
+            cx.emit(fact);
+        }
+        for u in &self.emits {
+            let Some(emitter) = self.emitter_of(u, &bindings) else {
+                continue;
+            };
+            let fact = cx
+                .fact_range("emitter_emit", TRANSPORT, Role::Producer, u.at.clone())
+                .name_opt(u.event.clone())
+                .attr("receiver", u.receiver.clone())
+                .attr("emitter", emitter)
+                .attr("literal", u.literal);
+            cx.emit(fact);
+        }
+    }
+}
+
+fn is_try_body(block: Node<'_>) -> bool {
+    block.parent().is_some_and(|p| {
+        p.kind() == "try_statement"
+            && p.child_by_field_name("body")
+                .is_some_and(|b| b.id() == block.id())
+    })
+}
