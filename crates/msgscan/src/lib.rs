@@ -58,8 +58,8 @@ pub struct ScanOptions {
     pub parse_timeout: Duration,
     /// Also scan vendored trees (`node_modules`, `.venv`, `dist`, ...) and minified bundles.
     pub include_vendored: bool,
-    /// Paths are relative to this directory in the report. Default: the directory given,
-    /// when one directory is scanned; otherwise the current directory.
+    /// Paths are relative to this directory in the report. Default: the deepest directory
+    /// that holds every path scanned.
     pub root: Option<PathBuf>,
 }
 
@@ -146,11 +146,26 @@ impl Scanner {
         if let Some(r) = &self.options.root {
             return r.clone();
         }
-        match paths {
-            [one] if one.is_dir() => one.clone(),
-            [one] => one.parent().map(Path::to_path_buf).unwrap_or_default(),
-            _ => PathBuf::from("."),
+        // The deepest directory that holds every path.
+        let dir_of = |p: &PathBuf| {
+            if p.is_dir() {
+                p.clone()
+            } else {
+                p.parent().map(Path::to_path_buf).unwrap_or_default()
+            }
+        };
+        let mut dirs = paths.iter().map(dir_of);
+        let Some(mut root) = dirs.next() else {
+            return PathBuf::from(".");
+        };
+        for d in dirs {
+            while !d.starts_with(&root) {
+                if !root.pop() {
+                    return PathBuf::from(".");
+                }
+            }
         }
+        root
     }
 
     fn assemble(
