@@ -167,7 +167,7 @@ fn deeply_nested_source_does_not_overflow() {
     write(&dir, "tasks.py", GOOD_TASKS);
     let report = Scanner::new(ScanOptions::default())
         .unwrap()
-        .scan(&[dir.clone()])
+        .scan(&[&dir])
         .unwrap();
     assert!(report.findings.iter().any(|f| f.path == "tasks.py"));
     std::fs::remove_dir_all(&dir).unwrap();
@@ -200,7 +200,7 @@ fn vendored_and_minified_files_are_skipped_and_counted() {
     write(&dir, "tasks.py", GOOD_TASKS);
     let report = Scanner::new(ScanOptions::default())
         .unwrap()
-        .scan(&[dir.clone()])
+        .scan(&[&dir])
         .unwrap();
     let paths: Vec<&str> = report.findings.iter().map(|f| f.path.as_str()).collect();
     assert_eq!(paths, ["tasks.py"]);
@@ -221,7 +221,7 @@ fn vendored_and_minified_files_are_skipped_and_counted() {
         include_vendored: true,
         ..ScanOptions::default()
     };
-    let report = Scanner::new(all).unwrap().scan(&[dir.clone()]).unwrap();
+    let report = Scanner::new(all).unwrap().scan(&[&dir]).unwrap();
     assert!(
         report
             .findings

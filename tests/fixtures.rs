@@ -13,7 +13,7 @@ fn every_fixture_matches_its_annotations() {
     let scanner = Scanner::new(ScanOptions::default()).unwrap();
     let mut failures = Vec::new();
     for project in fixture_projects() {
-        let report = scanner.scan(std::slice::from_ref(&project)).unwrap();
+        let report = scanner.scan(&[&project]).unwrap();
         assert!(
             report.errors.is_empty(),
             "{}: {:?}",

@@ -288,10 +288,10 @@ impl CeleryVisitor {
                     attrs.insert("base".into(), Value::String(base));
                 }
                 "retry_kwargs" => {
-                    if let Value::Object(m) = py::value(v, cx) {
-                        if let Some(mr) = m.get("max_retries") {
-                            attrs.insert("max_retries".into(), mr.clone());
-                        }
+                    if let Value::Object(m) = py::value(v, cx)
+                        && let Some(mr) = m.get("max_retries")
+                    {
+                        attrs.insert("max_retries".into(), mr.clone());
                     }
                 }
                 _ => {
@@ -452,13 +452,12 @@ impl CeleryVisitor {
                     stmt
                 };
                 match stmt.kind() {
-                    "function_definition" => {
+                    "function_definition"
                         if stmt
                             .child_by_field_name("name")
-                            .is_some_and(|n| cx.text(n) == "run")
-                        {
-                            has_run = true;
-                        }
+                            .is_some_and(|n| cx.text(n) == "run") =>
+                    {
+                        has_run = true;
                     }
                     "expression_statement" => {
                         let Some(assign) = stmt.named_child(0).filter(|a| a.kind() == "assignment")
@@ -576,30 +575,28 @@ impl CeleryVisitor {
                     return;
                 }
             }
-        } else if func.kind() == "call" {
-            if let Some(first) = py::positional(node)
+        } else if func.kind() == "call"
+            && let Some(first) = py::positional(node)
                 .first()
                 .filter(|a| a.kind() == "identifier")
-            {
-                if let Some((label, opts)) = self.task_decorator(func, cx) {
-                    let function = cx.text(*first).to_string();
-                    let attrs = opts.map(|c| self.options(c, cx)).unwrap_or_default();
-                    let name = attrs
-                        .get("name")
-                        .and_then(Value::as_str)
-                        .map(str::to_string)
-                        .unwrap_or_else(|| format!("{}.{}", self.module, function));
-                    self.tasks.insert(function.clone(), name.clone());
-                    let fact = cx
-                        .fact("celery_task", TRANSPORT, Role::Consumer, node)
-                        .name(name)
-                        .attr("function", function)
-                        .attr("decorator", format!("{label}(fn)"))
-                        .attrs(attrs);
-                    cx.emit(fact);
-                    return;
-                }
-            }
+            && let Some((label, opts)) = self.task_decorator(func, cx)
+        {
+            let function = cx.text(*first).to_string();
+            let attrs = opts.map(|c| self.options(c, cx)).unwrap_or_default();
+            let name = attrs
+                .get("name")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("{}.{}", self.module, function));
+            self.tasks.insert(function.clone(), name.clone());
+            let fact = cx
+                .fact("celery_task", TRANSPORT, Role::Consumer, node)
+                .name(name)
+                .attr("function", function)
+                .attr("decorator", format!("{label}(fn)"))
+                .attrs(attrs);
+            cx.emit(fact);
+            return;
         }
 
         if func.kind() != "attribute" {

@@ -30,7 +30,7 @@ impl Role {
 /// One messaging construct found in one file.
 ///
 /// Positions are 1-based; columns count characters. `attrs` are documented per kind in
-/// [`crate::KINDS`] and serialise in key order, so output is deterministic.
+/// [`crate::kinds`] and serialise in key order, so output is deterministic.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Fact {
     /// Stable id, `kind@path:line:column` (a `#n` suffix separates facts of one kind that

@@ -79,8 +79,8 @@ pub fn member_path(node: Node<'_>, cx: &FileCx<'_>) -> Option<String> {
 /// Whether a function node is declared `async`.
 pub fn is_async(func: Node<'_>) -> bool {
     let mut c = func.walk();
-    let found = func.children(&mut c).any(|n| n.kind() == "async");
-    found
+
+    func.children(&mut c).any(|n| n.kind() == "async")
 }
 
 /// Function-like node kinds (a new scope for `this` and for `await`).

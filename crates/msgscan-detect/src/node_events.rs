@@ -291,15 +291,14 @@ impl EventsVisitor {
         if self.ee_class.contains(&path) || self.classes.contains_key(&path) {
             return Some(path);
         }
-        if let Some((module, prop)) = path.split_once('.') {
-            if self.ee_module.contains(module)
-                && matches!(
-                    prop,
-                    "EventEmitter" | "default" | "EventEmitter.EventEmitter"
-                )
-            {
-                return Some(path);
-            }
+        if let Some((module, prop)) = path.split_once('.')
+            && self.ee_module.contains(module)
+            && matches!(
+                prop,
+                "EventEmitter" | "default" | "EventEmitter.EventEmitter"
+            )
+        {
+            return Some(path);
         }
         None
     }
@@ -456,10 +455,10 @@ impl EventsVisitor {
                 } else {
                     Some(h)
                 };
-                if let Some(e) = expr {
-                    if let Some(b) = self.is_ee_ctor(e, cx) {
-                        base = Some(b);
-                    }
+                if let Some(e) = expr
+                    && let Some(b) = self.is_ee_ctor(e, cx)
+                {
+                    base = Some(b);
                 }
             }
         }
@@ -512,19 +511,19 @@ impl EventsVisitor {
         };
         let func = js::unwrap_expr(func);
         // util.inherits(Ctor, EventEmitter)
-        if let Some(path) = js::member_path(func, cx) {
-            if path == "util.inherits" || path == "inherits" {
-                let args = js::arguments(node);
-                if let (Some(ctor), Some(base)) = (args.first(), args.get(1)) {
-                    if let Some(b) = self.is_ee_ctor(*base, cx) {
-                        let name = cx.text(*ctor).to_string();
-                        self.classes.entry(name.clone()).or_insert((false, false));
-                        self.class_defs
-                            .push((name, node.byte_range(), b, "util.inherits"));
-                    }
-                }
-                return;
+        if let Some(path) = js::member_path(func, cx)
+            && (path == "util.inherits" || path == "inherits")
+        {
+            let args = js::arguments(node);
+            if let (Some(ctor), Some(base)) = (args.first(), args.get(1))
+                && let Some(b) = self.is_ee_ctor(*base, cx)
+            {
+                let name = cx.text(*ctor).to_string();
+                self.classes.entry(name.clone()).or_insert((false, false));
+                self.class_defs
+                    .push((name, node.byte_range(), b, "util.inherits"));
             }
+            return;
         }
         if func.kind() != "member_expression" {
             return;
@@ -579,12 +578,13 @@ impl EventsVisitor {
             unguarded_await: false,
         };
         if is_listen {
-            if let Some(handler) = args.get(1).map(|h| js::unwrap_expr(*h)) {
-                if js::is_function(handler) && js::is_async(handler) {
-                    u.handler_async = true;
-                    self.pending_handlers
-                        .insert(handler.start_byte(), self.listens.len());
-                }
+            if let Some(handler) = args.get(1).map(|h| js::unwrap_expr(*h))
+                && js::is_function(handler)
+                && js::is_async(handler)
+            {
+                u.handler_async = true;
+                self.pending_handlers
+                    .insert(handler.start_byte(), self.listens.len());
             }
             self.listens.push(u);
         } else {
@@ -693,17 +693,17 @@ impl<'t> Visitor<'t> for EventsVisitor {
             "call_expression" => self.on_call(node, cx),
             "assignment_expression" => self.on_assignment(node, cx),
             "await_expression" => {
-                if let Some(f) = self.funcs.last_mut() {
-                    if f.try_depth == 0 {
-                        f.unguarded_await = true;
-                    }
+                if let Some(f) = self.funcs.last_mut()
+                    && f.try_depth == 0
+                {
+                    f.unguarded_await = true;
                 }
             }
             "statement_block" => {
-                if is_try_body(node) {
-                    if let Some(f) = self.funcs.last_mut() {
-                        f.try_depth += 1;
-                    }
+                if is_try_body(node)
+                    && let Some(f) = self.funcs.last_mut()
+                {
+                    f.try_depth += 1;
                 }
             }
             _ if js::is_function(node) => {
@@ -722,20 +722,19 @@ impl<'t> Visitor<'t> for EventsVisitor {
 
     fn leave(&mut self, node: Node<'t>, _cx: &mut FileCx<'t>) {
         match node.kind() {
-            "class_declaration" | "abstract_class_declaration" | "class" => {
+            "class_declaration" | "abstract_class_declaration" | "class"
                 if self
                     .class_stack
                     .last()
-                    .is_some_and(|c| c.start == node.start_byte() && c.end == node.end_byte())
-                {
-                    self.class_stack.pop();
-                }
+                    .is_some_and(|c| c.start == node.start_byte() && c.end == node.end_byte()) =>
+            {
+                self.class_stack.pop();
             }
             "statement_block" => {
-                if is_try_body(node) {
-                    if let Some(f) = self.funcs.last_mut() {
-                        f.try_depth = f.try_depth.saturating_sub(1);
-                    }
+                if is_try_body(node)
+                    && let Some(f) = self.funcs.last_mut()
+                {
+                    f.try_depth = f.try_depth.saturating_sub(1);
                 }
             }
             _ if js::is_function(node) => {
@@ -743,14 +742,11 @@ impl<'t> Visitor<'t> for EventsVisitor {
                     .funcs
                     .last()
                     .is_some_and(|f| f.start == node.start_byte() && f.end == node.end_byte())
+                    && let Some(f) = self.funcs.pop()
+                    && let Some(i) = f.listener
+                    && let Some(l) = self.listens.get_mut(i)
                 {
-                    if let Some(f) = self.funcs.pop() {
-                        if let Some(i) = f.listener {
-                            if let Some(l) = self.listens.get_mut(i) {
-                                l.unguarded_await = f.unguarded_await;
-                            }
-                        }
-                    }
+                    l.unguarded_await = f.unguarded_await;
                 }
             }
             _ => {}
@@ -760,13 +756,13 @@ impl<'t> Visitor<'t> for EventsVisitor {
     fn finish(mut self: Box<Self>, cx: &mut FileCx<'t>) {
         // What emitter classes do with 'error' on `this`.
         for u in self.listens.iter().chain(self.emits.iter()) {
-            if let (Some(class), Some("error")) = (&u.this_class, u.event.as_deref()) {
-                if let Some(entry) = self.classes.get_mut(class) {
-                    if u.method == "emit" {
-                        entry.0 = true;
-                    } else {
-                        entry.1 = true;
-                    }
+            if let (Some(class), Some("error")) = (&u.this_class, u.event.as_deref())
+                && let Some(entry) = self.classes.get_mut(class)
+            {
+                if u.method == "emit" {
+                    entry.0 = true;
+                } else {
+                    entry.1 = true;
                 }
             }
         }

@@ -26,14 +26,14 @@ impl RulebookError {
         message: impl Into<String>,
         label: impl Into<String>,
         help: Option<String>,
-    ) -> Self {
-        RulebookError {
+    ) -> Box<Self> {
+        Box::new(RulebookError {
             message: message.into(),
             source_code: NamedSource::new(file, text.to_string()),
             span: span.into(),
             label: label.into(),
             help,
-        }
+        })
     }
 
     /// The 1-based line of the error in its file.

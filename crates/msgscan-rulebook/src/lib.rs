@@ -197,7 +197,7 @@ pub struct Rulebook {
 
 impl Rulebook {
     /// The rules shipped with msgscan.
-    pub fn builtin() -> Result<Rulebook, RulebookError> {
+    pub fn builtin() -> Result<Rulebook, Box<RulebookError>> {
         let mut book = Rulebook::default();
         for (file, text) in BUILTIN {
             book.load(file, text)?;
@@ -220,7 +220,7 @@ impl Rulebook {
 
     /// Parses and validates one rulebook file and adds its rules. Nothing is added if the
     /// file has an error.
-    pub fn load(&mut self, file: &str, text: &str) -> Result<(), RulebookError> {
+    pub fn load(&mut self, file: &str, text: &str) -> Result<(), Box<RulebookError>> {
         let raw: model::RawFile = toml::from_str(text).map_err(|e| {
             RulebookError::new(
                 file,
@@ -326,7 +326,7 @@ fn fnv1a(parts: &[&[u8]]) -> u64 {
     h
 }
 
-fn compile(file: &str, text: &str, r: model::RawRule) -> Result<Rule, RulebookError> {
+fn compile(file: &str, text: &str, r: model::RawRule) -> Result<Rule, Box<RulebookError>> {
     let err = |span: std::ops::Range<usize>, msg: String, label: &str, help: Option<String>| {
         RulebookError::new(file, text, span, msg, label, help)
     };
@@ -468,15 +468,15 @@ fn compile(file: &str, text: &str, r: model::RawRule) -> Result<Rule, RulebookEr
                     ));
                 }
                 literal => {
-                    if let (Some(a), toml::Value::String(_)) = (attr, literal) {
-                        if a.ty == msgscan_detect::AttrType::Bool {
-                            return Err(err(
-                                test.span(),
-                                format!("`{field_name}` is a boolean"),
-                                "a string",
-                                Some("write `true` or `false` without quotes".into()),
-                            ));
-                        }
+                    if let (Some(a), toml::Value::String(_)) = (attr, literal)
+                        && a.ty == msgscan_detect::AttrType::Bool
+                    {
+                        return Err(err(
+                            test.span(),
+                            format!("`{field_name}` is a boolean"),
+                            "a string",
+                            Some("write `true` or `false` without quotes".into()),
+                        ));
                     }
                     vec![Test::Eq(cond::json(literal))]
                 }

@@ -16,7 +16,7 @@
 //! )?;
 //!
 //! let scanner = Scanner::new(ScanOptions::default())?;
-//! let report = scanner.scan(&[dir.clone()])?;
+//! let report = scanner.scan(&[&dir])?;
 //!
 //! assert_eq!(report.facts[0].kind, "celery_task");
 //! assert_eq!(report.findings[0].rule, "celery-unbounded-retries");
@@ -103,7 +103,7 @@ pub struct Scanner {
 impl Scanner {
     /// A scanner with the built-in rulebook.
     pub fn new(options: ScanOptions) -> Result<Self, ScanError> {
-        let rulebook = Rulebook::builtin().map_err(Box::new)?;
+        let rulebook = Rulebook::builtin()?;
         Ok(Scanner { options, rulebook })
     }
 
@@ -122,13 +122,14 @@ impl Scanner {
 
     /// Scans directories (walked, honouring `.gitignore`) and files (taken as given, as
     /// pre-commit passes them).
-    pub fn scan(&self, paths: &[PathBuf]) -> Result<Report, ScanError> {
-        for p in paths {
+    pub fn scan<P: AsRef<Path>>(&self, paths: &[P]) -> Result<Report, ScanError> {
+        let paths: Vec<PathBuf> = paths.iter().map(|p| p.as_ref().to_path_buf()).collect();
+        for p in &paths {
             if std::fs::symlink_metadata(p).is_err() {
                 return Err(ScanError::PathNotFound(p.clone()));
             }
         }
-        let root = self.root_for(paths);
+        let root = self.root_for(&paths);
         let threads = self.options.threads.unwrap_or(0);
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
@@ -137,7 +138,7 @@ impl Scanner {
                 threads,
                 message: e.to_string(),
             })?;
-        let walked = walk::collect(paths, &root, &self.options);
+        let walked = walk::collect(&paths, &root, &self.options);
         let outcomes = pool.install(|| analyze::analyze_all(&walked.files, &self.options));
         Ok(self.assemble(root, walked, outcomes))
     }
@@ -182,14 +183,14 @@ impl Scanner {
         let mut errors = walked.errors;
         let mut sources: BTreeMap<String, Arc<str>> = BTreeMap::new();
         for o in outcomes {
-            if let Some(lang) = o.language {
-                if o.read {
-                    files.scanned += 1;
-                    *files
-                        .by_language
-                        .entry(lang.name().to_string())
-                        .or_insert(0) += 1;
-                }
+            if let Some(lang) = o.language
+                && o.read
+            {
+                files.scanned += 1;
+                *files
+                    .by_language
+                    .entry(lang.name().to_string())
+                    .or_insert(0) += 1;
             }
             if o.parsed {
                 files.parsed += 1;
@@ -234,6 +235,6 @@ impl Scanner {
 }
 
 /// Scans `paths` with default options and the built-in rulebook.
-pub fn scan(paths: &[PathBuf]) -> Result<Report, ScanError> {
+pub fn scan<P: AsRef<Path>>(paths: &[P]) -> Result<Report, ScanError> {
     Scanner::new(ScanOptions::default())?.scan(paths)
 }
