@@ -953,3 +953,41 @@ impl<'t> Visitor<'t> for CeleryVisitor {
         cx.emit(fact);
     }
 }
+
+/// Celery channels are task names: a call reaches the task whose registered name it
+/// names, or, failing that, the only task whose function has the call's last name segment.
+pub(crate) fn link(facts: &[crate::Fact], linker: &mut crate::link::Linker) {
+    let tasks: Vec<&crate::Fact> = facts.iter().filter(|f| f.kind == "celery_task").collect();
+    let mut by_function: HashMap<&str, Vec<&str>> = HashMap::new();
+    for t in &tasks {
+        if let (Some(func), Some(name)) = (
+            t.attr("function").and_then(Value::as_str),
+            t.name.as_deref(),
+        ) {
+            by_function.entry(func).or_default().push(name);
+        }
+    }
+    for f in facts {
+        match f.kind.as_str() {
+            "celery_task" => {
+                if let Some(name) = &f.name {
+                    linker.consumer(TRANSPORT, name, None, f);
+                }
+            }
+            "celery_call" => {
+                let Some(name) = &f.name else { continue };
+                let resolved = if tasks.iter().any(|t| t.name.as_deref() == Some(name)) {
+                    name.as_str()
+                } else {
+                    let last = name.rsplit('.').next().unwrap_or(name);
+                    match by_function.get(last).map(Vec::as_slice) {
+                        Some([only]) => only,
+                        _ => name.as_str(),
+                    }
+                };
+                linker.producer(TRANSPORT, resolved, None, f);
+            }
+            _ => {}
+        }
+    }
+}

@@ -15,7 +15,7 @@ mod py;
 
 pub use engine::{Detector, FactBuilder, FileCx, Visitor, detect, may_match};
 pub use fact::{AttrSpec, AttrType, COMMON_FIELDS, Fact, KindSpec, Role};
-pub use link::{Channel, Topology};
+pub use link::{Channel, Linker, Topology};
 
 /// Every detector, in a fixed order (the order of the dispatch bitmask).
 pub fn detectors() -> &'static [&'static dyn Detector] {

@@ -1,15 +1,20 @@
 //! Linking: the facts of a whole project become channels with producers and consumers.
+//!
+//! Each family links its own facts (`celery::link`, `node_events::link`, ...) through a
+//! [`Linker`]; channel names are normalised per transport by the family that owns it.
 
 use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
-use crate::fact::{Fact, Role};
+use crate::fact::Fact;
 
 /// One channel of the topology: a task, an event on one emitter, a Postgres channel...
+/// A channel with no producers or no consumers is one whose other side the code does not
+/// show.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Channel {
-    /// `transport:name` (plus `@scope` where names are scoped, e.g. per emitter).
+    /// `transport:name`, plus `@scope` where names are scoped (per emitter, per namespace).
     pub id: String,
     pub transport: String,
     pub name: String,
@@ -29,6 +34,51 @@ impl Topology {
     }
 }
 
+/// Collects channels while families link their facts; ids and fact lists come out sorted.
+#[derive(Debug, Default)]
+pub struct Linker {
+    channels: BTreeMap<String, Channel>,
+}
+
+impl Linker {
+    fn channel(&mut self, transport: &str, name: &str, scope: Option<&str>) -> &mut Channel {
+        let id = match scope {
+            Some(s) => format!("{transport}:{name}@{s}"),
+            None => format!("{transport}:{name}"),
+        };
+        self.channels.entry(id.clone()).or_insert_with(|| Channel {
+            id,
+            transport: transport.to_string(),
+            name: name.to_string(),
+            producers: Vec::new(),
+            consumers: Vec::new(),
+        })
+    }
+
+    pub fn producer(&mut self, transport: &str, name: &str, scope: Option<&str>, fact: &Fact) {
+        self.channel(transport, name, scope)
+            .producers
+            .push(fact.id.clone());
+    }
+
+    pub fn consumer(&mut self, transport: &str, name: &str, scope: Option<&str>, fact: &Fact) {
+        self.channel(transport, name, scope)
+            .consumers
+            .push(fact.id.clone());
+    }
+
+    pub fn finish(self) -> Topology {
+        let mut channels: Vec<Channel> = self.channels.into_values().collect();
+        for c in &mut channels {
+            c.producers.sort();
+            c.producers.dedup();
+            c.consumers.sort();
+            c.consumers.dedup();
+        }
+        Topology { channels }
+    }
+}
+
 /// Gives every fact its stable id (`kind@path:line:column`, with `#n` for repeats). Facts
 /// must already be sorted.
 pub fn assign_ids(facts: &mut [Fact]) {
@@ -41,82 +91,10 @@ pub fn assign_ids(facts: &mut [Fact]) {
     }
 }
 
-/// Builds the topology. Celery: a call reaches the task whose registered name it names, or,
-/// failing that, the only task whose function has the call's last name segment. Node
-/// events: channels are per emitter (binding or class) and per file, since in-process
-/// events do not cross modules unless the emitter is shared.
+/// Builds the topology of a project's facts (sorted, with ids).
 pub fn link(facts: &[Fact]) -> Topology {
-    let mut channels: BTreeMap<String, Channel> = BTreeMap::new();
-    let mut add =
-        |transport: &str, name: &str, scope: Option<&str>, fact: &Fact, producer: bool| {
-            let id = match scope {
-                Some(s) => format!("{transport}:{name}@{s}"),
-                None => format!("{transport}:{name}"),
-            };
-            let ch = channels.entry(id.clone()).or_insert_with(|| Channel {
-                id,
-                transport: transport.to_string(),
-                name: name.to_string(),
-                producers: Vec::new(),
-                consumers: Vec::new(),
-            });
-            if producer {
-                ch.producers.push(fact.id.clone());
-            } else {
-                ch.consumers.push(fact.id.clone());
-            }
-        };
-
-    // Celery task names and function names.
-    let tasks: Vec<&Fact> = facts.iter().filter(|f| f.kind == "celery_task").collect();
-    let mut by_function: HashMap<&str, Vec<&str>> = HashMap::new();
-    for t in &tasks {
-        if let (Some(func), Some(name)) = (
-            t.attr("function").and_then(|v| v.as_str()),
-            t.name.as_deref(),
-        ) {
-            by_function.entry(func).or_default().push(name);
-        }
-    }
-    for f in facts {
-        match (f.kind.as_str(), f.role) {
-            ("celery_task", _) => {
-                if let Some(name) = &f.name {
-                    add("celery", name, None, f, false);
-                }
-            }
-            ("celery_call", Role::Producer) => {
-                let Some(name) = &f.name else { continue };
-                let resolved = if tasks.iter().any(|t| t.name.as_deref() == Some(name)) {
-                    Some(name.as_str())
-                } else {
-                    let last = name.rsplit('.').next().unwrap_or(name);
-                    match by_function.get(last).map(Vec::as_slice) {
-                        Some([only]) => Some(*only),
-                        _ => None,
-                    }
-                };
-                add("celery", resolved.unwrap_or(name), None, f, true);
-            }
-            ("emitter_listen" | "emitter_emit", role) => {
-                let (Some(event), Some(emitter)) =
-                    (&f.name, f.attr("emitter").and_then(|v| v.as_str()))
-                else {
-                    continue;
-                };
-                let scope = format!("{}#{}", f.path, emitter);
-                add(
-                    "node_events",
-                    event,
-                    Some(&scope),
-                    f,
-                    role == Role::Producer,
-                );
-            }
-            _ => {}
-        }
-    }
-    Topology {
-        channels: channels.into_values().collect(),
-    }
+    let mut linker = Linker::default();
+    crate::celery::link(facts, &mut linker);
+    crate::node_events::link(facts, &mut linker);
+    linker.finish()
 }

@@ -859,3 +859,25 @@ fn is_try_body(block: Node<'_>) -> bool {
                 .is_some_and(|b| b.id() == block.id())
     })
 }
+
+/// In-process events: a channel is one event on one emitter (its binding, or its class for
+/// `this`) in one file, since an emitter only crosses modules when it is exported.
+pub(crate) fn link(facts: &[crate::Fact], linker: &mut crate::link::Linker) {
+    for f in facts {
+        let producer = match f.kind.as_str() {
+            "emitter_emit" => true,
+            "emitter_listen" => false,
+            _ => continue,
+        };
+        let (Some(event), Some(emitter)) = (&f.name, f.attr("emitter").and_then(Value::as_str))
+        else {
+            continue;
+        };
+        let scope = format!("{}#{}", f.path, emitter);
+        if producer {
+            linker.producer(TRANSPORT, event, Some(&scope), f);
+        } else {
+            linker.consumer(TRANSPORT, event, Some(&scope), f);
+        }
+    }
+}

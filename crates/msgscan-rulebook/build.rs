@@ -1,0 +1,32 @@
+//! Embeds every `rules/*.toml` of the repository, in file-name order.
+use std::fmt::Write;
+
+fn main() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rules");
+    println!("cargo:rerun-if-changed={}", dir.display());
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("rules/ directory")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    let mut out = String::from("&[\n");
+    for f in &files {
+        println!("cargo:rerun-if-changed={}", f.display());
+        let name = f
+            .file_name()
+            .and_then(|n| n.to_str())
+            .expect("utf-8 file name");
+        let abs = f.canonicalize().expect("rule file");
+        writeln!(
+            out,
+            "    (\"rules/{name}\", include_str!({:?})),",
+            abs.display().to_string()
+        )
+        .expect("write");
+    }
+    out.push(']');
+    let dest =
+        std::path::Path::new(&std::env::var("OUT_DIR").expect("OUT_DIR")).join("builtin_rules.rs");
+    std::fs::write(dest, out).expect("write builtin_rules.rs");
+}
