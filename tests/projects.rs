@@ -5,6 +5,7 @@
 //!   fact <kind> <name or -> <path>:<line> <role>
 //!   channel <id> producers=<n> consumers=<n>
 //! Set `MSGSCAN_BLESS=1` to rewrite the files from the current output, then review the diff.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::fmt::Write;
 
