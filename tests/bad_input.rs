@@ -93,9 +93,16 @@ fn every_bad_file_is_an_error_entry_and_good_findings_survive() {
     assert_eq!(error_of("broken.py").kind, "syntax");
     assert_eq!(error_of("broken.py").line, Some(3));
     assert_eq!(error_of("broken.ts").kind, "syntax");
-    // Files are parsed only when they contain a token some detector needs (the literal
-    // prefilter); SQL has no detector yet, so broken SQL is read, counted and not parsed.
+    // Broken SQL is parsed (both files mention NOTIFY) and reported; an unterminated
+    // dollar quote is an error entry, not a hang or a panic.
     assert_eq!(report.files.by_language.get("sql"), Some(&2));
+    assert_eq!(error_of("broken.sql").kind, "syntax");
+    assert_eq!(error_of("broken.sql").line, Some(2));
+    assert_eq!(error_of("unterminated.sql").kind, "syntax");
+    // What precedes the error in broken.sql is still read.
+    assert!(report.facts.iter().any(|f| f.path == "broken.sql"
+        && f.kind == "pg_notify"
+        && f.name.as_deref() == Some("a")));
     #[cfg(unix)]
     assert_eq!(error_of("dangling.py").kind, "io");
     assert!(
@@ -136,6 +143,8 @@ fn every_bad_file_is_an_error_entry_and_good_findings_survive() {
         "huge.py",
         "broken.py",
         "broken.ts",
+        "broken.sql",
+        "unterminated.sql",
     ] {
         assert!(human.contains(name), "human output does not mention {name}");
     }

@@ -1,0 +1,1774 @@
+//! PostgreSQL LISTEN / NOTIFY from application code.
+//!
+//! - Python: psycopg2 (`cursor.execute("LISTEN x")`, `conn.poll()` / `conn.notifies`,
+//!   `set_isolation_level(ISOLATION_LEVEL_AUTOCOMMIT)`, `.autocommit = True`), psycopg 3
+//!   (`connect(..., autocommit=True)`, `conn.notifies()`, `add_notify_handler`), asyncpg
+//!   (`add_listener`, `remove_listener`, `add_termination_listener`, connections from
+//!   `pool.acquire()`), SQLAlchemy `text(...)` and `psycopg.sql.SQL(...)`.
+//! - Node: node-postgres `Client` / `Pool` (`query('LISTEN x')`, `query('SELECT
+//!   pg_notify($1, $2)', [...])`, `.on('notification')`, `'error'` / `'end'` listeners,
+//!   clients from `pool.connect()`), pg-listen (`createSubscriber`, `listenTo`, `notify`,
+//!   `notifications.on(ch)`, `events.on('error')`).
+//!
+//! SQL text is read from string literals, f-strings and template literals (spliced values
+//! become holes: dynamic channel names, `string_built`), `+` / `%` / `.format` / `||`
+//! assembly, and constants assigned earlier in the file. Query parameters given as literals
+//! (`[channel, payload]`) resolve `$1` / `%s` channel names.
+//!
+//! Connections are resolved within the file by binding name (`conn`, `self.conn`, a cursor
+//! taken from a connection, a client taken from a pool); a call on a receiver the file does
+//! not bind (a function parameter) leaves connection attributes absent, so rules do not
+//! guess.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ops::Range;
+
+use msgscan_lang::Language;
+use serde_json::Value;
+use tree_sitter::Node;
+
+use crate::engine::{Detector, FileCx, Visitor};
+use crate::fact::Role;
+use crate::pg::{TRANSPORT, chan_fact, item_kind, payload_fact};
+use crate::pg_text::{self, Chan, HOLE, Item, ItemKind, Payload};
+use crate::{js, py};
+
+/// SQL text assembled from source: literal parts plus holes for spliced values.
+#[derive(Clone, Debug)]
+struct Sql {
+    text: String,
+    with: &'static str,
+    unsafe_splice: bool,
+}
+
+/// A connection, pool, cursor alias or pooled client seen in the file.
+#[derive(Debug, Default)]
+struct Conn {
+    binding: Option<String>,
+    at: Range<usize>,
+    library: &'static str,
+    class: String,
+    pool: bool,
+    /// Emitted as a `pg_connection` fact (constructors only, not pooled clients).
+    emit: bool,
+    /// The pool it came from.
+    parent: Option<usize>,
+    autocommit: bool,
+    commits: bool,
+    dsn_pooler: bool,
+    has_error: bool,
+    has_end: bool,
+    reconnect: bool,
+    listens: bool,
+}
+
+/// A fact waiting for the whole file (connection attributes are set anywhere in it).
+struct Pending {
+    kind: &'static str,
+    role: Role,
+    at: Range<usize>,
+    chan: Option<Chan>,
+    payload: Option<Payload>,
+    attrs: BTreeMap<String, Value>,
+    conn: Option<usize>,
+    /// Names of the functions around the fact, innermost first.
+    funcs: Vec<String>,
+    /// A retry loop or decorator around the fact was seen locally.
+    retry_local: bool,
+}
+
+#[derive(Default)]
+struct State {
+    conns: Vec<Conn>,
+    bindings: HashMap<String, usize>,
+    pending: Vec<Pending>,
+    consts: HashMap<String, Sql>,
+    /// Functions called inside a retry loop (a loop whose body catches errors).
+    retried_calls: HashSet<String>,
+    imports: HashSet<&'static str>,
+}
+
+impl State {
+    fn conn_of(&self, recv: &str) -> Option<usize> {
+        self.bindings.get(recv).copied()
+    }
+
+    fn add_conn(&mut self, conn: Conn) -> usize {
+        let i = self.conns.len();
+        if let Some(b) = &conn.binding {
+            self.bindings.insert(b.clone(), i);
+        }
+        self.conns.push(conn);
+        i
+    }
+
+    /// The connection root (a pooled client's pool is not its root: it is its own).
+    fn library_guess(&self, conn: Option<usize>) -> Option<&'static str> {
+        if let Some(c) = conn.and_then(|i| self.conns.get(i)) {
+            return Some(c.library);
+        }
+        let libs: Vec<&&str> = self
+            .imports
+            .iter()
+            .filter(|l| {
+                matches!(
+                    **l,
+                    "psycopg2" | "psycopg" | "asyncpg" | "sqlalchemy" | "pg"
+                )
+            })
+            .collect();
+        match libs.as_slice() {
+            [one] => Some(**one),
+            _ => None,
+        }
+    }
+
+    fn finish(mut self, cx: &mut FileCx<'_>, language: &'static str) {
+        // propagate listens to the connection a client / cursor came from
+        for p in &self.pending {
+            if p.kind == "pg_listen"
+                && let Some(c) = p.conn
+            {
+                if let Some(conn) = self.conns.get_mut(c) {
+                    conn.listens = true;
+                }
+                if let Some(parent) = self.conns.get(c).and_then(|c| c.parent)
+                    && let Some(pc) = self.conns.get_mut(parent)
+                {
+                    pc.listens = true;
+                }
+            }
+        }
+        for p in &self.pending {
+            let conn = p.conn.and_then(|i| self.conns.get(i));
+            let mut b = cx.fact_range(p.kind, TRANSPORT, p.role, p.at.clone());
+            if let Some(chan) = &p.chan {
+                b = chan_fact(b, chan);
+            }
+            if let Some(payload) = &p.payload {
+                b = payload_fact(b, payload);
+            }
+            b = b.attrs(p.attrs.clone()).attr("context", language);
+            let wants_conn = matches!(p.kind, "pg_listen" | "pg_notification_handler");
+            if let Some(conn) = conn
+                && wants_conn
+            {
+                b = b
+                    .attr_opt("connection", conn.binding.clone())
+                    .attr("pool", conn.pool);
+                if matches!(conn.library, "psycopg2" | "psycopg") && p.kind == "pg_listen" {
+                    b = b
+                        .attr("autocommit", conn.autocommit)
+                        .attr("commits", conn.commits);
+                }
+                let dsn_pooler = conn.dsn_pooler
+                    || conn
+                        .parent
+                        .and_then(|i| self.conns.get(i))
+                        .is_some_and(|c| c.dsn_pooler);
+                if p.kind == "pg_listen" {
+                    b = b.attr("dsn_pooler", dsn_pooler);
+                }
+                if language == "javascript" && p.kind == "pg_notification_handler" {
+                    b = b.attr("has_error_handler", conn.has_error);
+                }
+            }
+            let wants_reconnect = p.kind == "pg_notification_handler"
+                || p.attrs.get("method").and_then(Value::as_str) == Some("add_listener");
+            if wants_reconnect {
+                let by_conn = conn.map(|c| c.reconnect || c.has_end || c.library == "pg-listen");
+                let retried =
+                    p.retry_local || p.funcs.iter().any(|f| self.retried_calls.contains(f));
+                let reconnect = match by_conn {
+                    Some(r) => Some(r || retried),
+                    None if retried => Some(true),
+                    None if language == "python" => Some(false),
+                    None => None,
+                };
+                b = b.attr_opt("reconnect", reconnect);
+            }
+            cx.emit(b);
+        }
+        for c in &self.conns {
+            if !c.emit {
+                continue;
+            }
+            let mut b = cx
+                .fact_range("pg_connection", TRANSPORT, Role::Definition, c.at.clone())
+                .name_opt(c.binding.clone())
+                .attr("library", c.library)
+                .attr("class", c.class.clone())
+                .attr("pool", c.pool)
+                .attr("listens", c.listens)
+                .attr("dsn_pooler", c.dsn_pooler);
+            if language == "javascript" {
+                b = b.attr("has_error_handler", c.has_error);
+            } else if matches!(c.library, "psycopg2" | "psycopg") {
+                b = b.attr("autocommit", c.autocommit);
+            }
+            cx.emit(b);
+        }
+        self.pending.clear();
+    }
+}
+
+fn dsn_is_pooler(dsn: &str) -> bool {
+    let l = dsn.to_ascii_lowercase();
+    l.contains(":6543") || l.contains("port=6543") || l.contains("pgbouncer=true")
+}
+
+/// Turns recognised SQL items into pending facts.
+#[allow(clippy::too_many_arguments)]
+fn sql_facts(
+    st: &mut State,
+    sql: &Sql,
+    at: Range<usize>,
+    params: &[Option<Value>],
+    library: Option<&'static str>,
+    method: &str,
+    receiver: Option<String>,
+    conn: Option<usize>,
+    funcs: &[String],
+    retry_local: bool,
+) {
+    for item in pg_text::scan(&sql.text) {
+        let Item {
+            kind,
+            chan,
+            payload,
+            form,
+            ..
+        } = item.clone();
+        let mut chan = chan;
+        if let Some(k) = chan.param
+            && let Some(Some(Value::String(v))) = params.get(k - 1)
+        {
+            chan.name = Some(v.clone());
+        }
+        let mut payload = payload;
+        if let Some(p) = payload.as_mut()
+            && let Some(k) = p.param
+        {
+            match params.get(k - 1) {
+                Some(Some(Value::String(v))) if v == "json" => p.kind = "json",
+                Some(Some(Value::String(_))) => p.kind = "constant",
+                _ => {}
+            }
+        }
+        let (fkind, role) = item_kind(&item);
+        let mut attrs = BTreeMap::new();
+        attrs.insert("method".to_string(), Value::from(method));
+        attrs.insert("string_built".to_string(), Value::from(sql.unsafe_splice));
+        if kind != ItemKind::Unlisten {
+            attrs.insert("built_with".to_string(), Value::from(sql.with));
+        } else {
+            attrs.remove("method");
+        }
+        if kind == ItemKind::Notify {
+            attrs.insert("form".to_string(), Value::from(form));
+            attrs.remove("method");
+        }
+        if let Some(l) = library {
+            attrs.insert("library".to_string(), Value::from(l));
+        }
+        if let Some(r) = &receiver
+            && kind != ItemKind::Unlisten
+        {
+            attrs.insert("receiver".to_string(), Value::from(r.clone()));
+        }
+        st.pending.push(Pending {
+            kind: fkind,
+            role,
+            at: at.clone(),
+            chan: Some(chan),
+            payload,
+            attrs,
+            conn,
+            funcs: funcs.to_vec(),
+            retry_local,
+        });
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Python
+
+pub(crate) struct PgPython;
+
+impl Detector for PgPython {
+    fn name(&self) -> &'static str {
+        "pg-python"
+    }
+    fn languages(&self) -> &'static [Language] {
+        &[Language::Python]
+    }
+    fn kinds(&self, _: Language) -> &'static [&'static str] {
+        &[
+            "import_statement",
+            "import_from_statement",
+            "assignment",
+            "call",
+            "attribute",
+        ]
+    }
+    fn needles(&self) -> &'static [&'static str] {
+        &[
+            "LISTEN", "listen", "Listen", "NOTIFY", "notify", "Notify", "psycopg", "asyncpg",
+        ]
+    }
+    fn visitor<'t>(&self, _file: &FileCx<'t>) -> Box<dyn Visitor<'t> + 't> {
+        Box::<PyVisitor>::default()
+    }
+}
+
+#[derive(Default)]
+struct PyVisitor {
+    st: State,
+    /// Local names of connect functions: name → library.
+    connect_fns: HashMap<String, &'static str>,
+    /// psycopg2 `.notifies` read per receiver (one handler fact each).
+    notifies_seen: HashSet<String>,
+}
+
+const PY_EXEC: &[&str] = &[
+    "execute",
+    "executemany",
+    "executescript",
+    "mogrify",
+    "fetch",
+    "fetchrow",
+    "fetchval",
+    "exec_driver_sql",
+];
+
+fn py_module_lib(module: &str) -> Option<&'static str> {
+    let root = module.split('.').next().unwrap_or(module);
+    match root {
+        "psycopg2" => Some("psycopg2"),
+        "psycopg" | "psycopg_pool" => Some("psycopg"),
+        "asyncpg" => Some("asyncpg"),
+        "sqlalchemy" => Some("sqlalchemy"),
+        _ => None,
+    }
+}
+
+/// Names of the functions around `node`, innermost first, and whether a retry loop (a
+/// loop that also connects) or a retry decorator surrounds it.
+fn py_context(node: Node<'_>, cx: &FileCx<'_>) -> (Vec<String>, bool) {
+    let mut funcs = Vec::new();
+    let mut retry = false;
+    let mut n = node;
+    while let Some(p) = n.parent() {
+        match p.kind() {
+            "function_definition" => {
+                if let Some(name) = p.child_by_field_name("name") {
+                    funcs.push(cx.text(name).to_string());
+                }
+                if let Some(d) = p.parent()
+                    && d.kind() == "decorated_definition"
+                {
+                    let mut c = d.walk();
+                    for dec in d.named_children(&mut c).filter(|x| x.kind() == "decorator") {
+                        let t = cx.text(dec).to_ascii_lowercase();
+                        if t.contains("retry") || t.contains("backoff") {
+                            retry = true;
+                        }
+                    }
+                }
+            }
+            "while_statement" | "for_statement" if !retry && loop_connects(p, cx) => {
+                retry = true;
+            }
+            _ => {}
+        }
+        n = p;
+    }
+    (funcs, retry)
+}
+
+/// Whether a loop calls something named `*connect*` (a retry loop that re-opens the
+/// connection). Iterative over the loop's subtree.
+fn loop_connects(lp: Node<'_>, cx: &FileCx<'_>) -> bool {
+    let mut cursor = lp.walk();
+    loop {
+        let n = cursor.node();
+        if n.kind() == "call"
+            && let Some(f) = n.child_by_field_name("function")
+        {
+            let name = match f.kind() {
+                "attribute" => f.child_by_field_name("attribute").map(|a| cx.text(a)),
+                "identifier" => Some(cx.text(f)),
+                _ => None,
+            };
+            if name.is_some_and(|t| t.to_ascii_lowercase().contains("connect")) {
+                return true;
+            }
+        }
+        if cursor.goto_first_child() {
+            continue;
+        }
+        loop {
+            if cursor.node().id() == lp.id() {
+                return false;
+            }
+            if cursor.goto_next_sibling() {
+                break;
+            }
+            if !cursor.goto_parent() {
+                return false;
+            }
+        }
+    }
+}
+
+/// Whether `node` sits in a `try` inside a loop (a retry loop): calls made there are retried.
+fn py_in_retry_loop(node: Node<'_>) -> bool {
+    let mut in_try = false;
+    let mut n = node;
+    while let Some(p) = n.parent() {
+        match p.kind() {
+            "try_statement" => in_try = true,
+            "while_statement" | "for_statement" if in_try => return true,
+            "function_definition" | "class_definition" => return false,
+            _ => {}
+        }
+        n = p;
+    }
+    false
+}
+
+/// The binding a value is assigned to: `x = <v>`, `x = await <v>`, `with <v> as x`.
+fn py_binding(node: Node<'_>, cx: &FileCx<'_>) -> Option<String> {
+    let mut n = node;
+    while let Some(p) = n.parent() {
+        match p.kind() {
+            "await" | "parenthesized_expression" => n = p,
+            "assignment" => {
+                let left = p.child_by_field_name("left")?;
+                return py::dotted(left, cx).map(|d| d.join("."));
+            }
+            "as_pattern" => {
+                let alias = p.child_by_field_name("alias")?;
+                let id = alias.named_child(0).unwrap_or(alias);
+                return py::dotted(id, cx).map(|d| d.join("."));
+            }
+            "call" => {
+                // `await X.connect(...)` used as `async with await ...` or `.__aenter__`
+                return None;
+            }
+            _ => return None,
+        }
+    }
+    None
+}
+
+impl PyVisitor {
+    fn sql_of(&self, node: Node<'_>, cx: &FileCx<'_>) -> Option<Sql> {
+        let mut stack_guard = 0;
+        let mut node = node;
+        // unwrap text(...), sql.SQL(...) without .format
+        loop {
+            stack_guard += 1;
+            if stack_guard > 8 {
+                return None;
+            }
+            if node.kind() == "call"
+                && let Some(f) = node.child_by_field_name("function")
+            {
+                let path = py::dotted(f, cx).map(|d| d.join("."));
+                if let Some(p) = path.as_deref()
+                    && matches!(
+                        p,
+                        "text" | "sqlalchemy.text" | "sa.text" | "sql.SQL" | "SQL"
+                    )
+                    && let Some(arg) = py::positional(node).into_iter().next()
+                {
+                    node = arg;
+                    continue;
+                }
+            }
+            break;
+        }
+        match node.kind() {
+            "string" | "concatenated_string" => {
+                let mut text = String::new();
+                let mut holes = false;
+                let mut stack = vec![node];
+                let mut parts = Vec::new();
+                while let Some(n) = stack.pop() {
+                    if n.kind() == "concatenated_string" {
+                        let mut c = n.walk();
+                        let ch: Vec<Node<'_>> = n.named_children(&mut c).collect();
+                        stack.extend(ch.into_iter().rev());
+                    } else {
+                        parts.push(n);
+                    }
+                }
+                for part in parts {
+                    let mut c = part.walk();
+                    for child in part.children(&mut c) {
+                        match child.kind() {
+                            "string_content" | "escape_sequence" => text.push_str(cx.text(child)),
+                            "interpolation" => {
+                                holes = true;
+                                text.push(HOLE);
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                Some(Sql {
+                    text,
+                    with: if holes { "fstring" } else { "literal" },
+                    unsafe_splice: holes,
+                })
+            }
+            "identifier" => self.st.consts.get(cx.text(node)).cloned(),
+            "parenthesized_expression" => self.sql_of(node.named_child(0)?, cx),
+            "binary_operator" => {
+                let op = node.child_by_field_name("operator").map(|o| cx.text(o))?;
+                let left = node.child_by_field_name("left")?;
+                let right = node.child_by_field_name("right")?;
+                match op {
+                    "+" => {
+                        let l = self.sql_of(left, cx);
+                        let r = self.sql_of(right, cx);
+                        if l.is_none() && r.is_none() {
+                            return None;
+                        }
+                        let mut text = String::new();
+                        let mut unsafe_splice = false;
+                        for s in [l, r] {
+                            match s {
+                                Some(s) => {
+                                    unsafe_splice |= s.unsafe_splice;
+                                    text.push_str(&s.text);
+                                }
+                                None => {
+                                    unsafe_splice = true;
+                                    text.push(HOLE);
+                                }
+                            }
+                        }
+                        Some(Sql {
+                            text,
+                            with: "concat",
+                            unsafe_splice,
+                        })
+                    }
+                    "%" => {
+                        let l = self.sql_of(left, cx)?;
+                        Some(Sql {
+                            text: replace_percent(&l.text),
+                            with: "percent",
+                            unsafe_splice: true,
+                        })
+                    }
+                    _ => None,
+                }
+            }
+            "call" => {
+                // "...".format(...) / sql.SQL("...").format(sql.Identifier(x))
+                let f = node.child_by_field_name("function")?;
+                if f.kind() != "attribute" {
+                    return None;
+                }
+                let attr = f.child_by_field_name("attribute").map(|a| cx.text(a))?;
+                if attr != "format" {
+                    return None;
+                }
+                let obj = f.child_by_field_name("object")?;
+                let composed = obj.kind() == "call"
+                    && obj
+                        .child_by_field_name("function")
+                        .is_some_and(|g| matches!(cx.text(g), "sql.SQL" | "SQL"));
+                let base = self.sql_of(obj, cx)?;
+                Some(Sql {
+                    text: replace_braces(&base.text),
+                    with: if composed { "psycopg.sql" } else { "format" },
+                    unsafe_splice: !composed,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    fn on_import(&mut self, node: Node<'_>, cx: &FileCx<'_>) {
+        if node.kind() == "import_statement" {
+            let mut c = node.walk();
+            for n in node.named_children(&mut c) {
+                let name = match n.kind() {
+                    "aliased_import" => n.child_by_field_name("name").map(|x| cx.text(x)),
+                    _ => Some(cx.text(n)),
+                };
+                if let Some(lib) = name.and_then(py_module_lib) {
+                    self.st.imports.insert(lib);
+                }
+            }
+            return;
+        }
+        let Some(module) = node.child_by_field_name("module_name").map(|m| cx.text(m)) else {
+            return;
+        };
+        let Some(lib) = py_module_lib(module) else {
+            return;
+        };
+        self.st.imports.insert(lib);
+        let mut c = node.walk();
+        for n in node.children_by_field_name("name", &mut c) {
+            let (name, local) = match n.kind() {
+                "aliased_import" => (
+                    n.child_by_field_name("name").map(|x| cx.text(x)),
+                    n.child_by_field_name("alias").map(|x| cx.text(x)),
+                ),
+                _ => (Some(cx.text(n)), Some(cx.text(n))),
+            };
+            if let (Some(name), Some(local)) = (name, local)
+                && matches!(name, "connect" | "create_pool")
+            {
+                self.connect_fns.insert(local.to_string(), lib);
+            }
+        }
+    }
+
+    fn on_assignment(&mut self, node: Node<'_>, cx: &FileCx<'_>) {
+        let (Some(left), Some(right)) = (
+            node.child_by_field_name("left"),
+            node.child_by_field_name("right"),
+        ) else {
+            return;
+        };
+        let Some(target) = py::dotted(left, cx).map(|d| d.join(".")) else {
+            return;
+        };
+        // conn.autocommit = True
+        if let Some((recv, "autocommit")) = target.rsplit_once('.')
+            && cx.text(right) == "True"
+        {
+            if let Some(c) = self.st.conn_of(recv) {
+                self.st.conns[c].autocommit = true;
+            }
+            return;
+        }
+        if let Some(sql) = self.sql_of(right, cx) {
+            self.st.consts.insert(target, sql);
+        }
+    }
+
+    /// A connection constructor: `psycopg2.connect(...)`, `asyncpg.create_pool(...)`, ...
+    fn constructor(&self, path: &str) -> Option<(&'static str, &'static str, bool)> {
+        let parts: Vec<&str> = path.split('.').collect();
+        let last = *parts.last()?;
+        let lib_of_prefix = parts.first().and_then(|p| py_module_lib(p)).or_else(|| {
+            (parts.len() == 1)
+                .then(|| self.connect_fns.get(last).copied())
+                .flatten()
+        });
+        match (last, parts.as_slice()) {
+            ("connect", [.., "AsyncConnection" | "Connection", _]) => {
+                Some(("psycopg", "connect", false))
+            }
+            ("connect", _) => match lib_of_prefix {
+                Some(l) if l != "sqlalchemy" => Some((l, "connect", false)),
+                _ => None,
+            },
+            ("create_pool", _) if lib_of_prefix == Some("asyncpg") => {
+                Some(("asyncpg", "create_pool", true))
+            }
+            ("ConnectionPool", _) => Some(("psycopg", "ConnectionPool", true)),
+            ("AsyncConnectionPool", _) => Some(("psycopg", "AsyncConnectionPool", true)),
+            ("SimpleConnectionPool" | "ThreadedConnectionPool", _) => {
+                Some(("psycopg2", "ConnectionPool", true))
+            }
+            _ => None,
+        }
+    }
+
+    fn on_call(&mut self, node: Node<'_>, cx: &FileCx<'_>) {
+        let Some(func) = node.child_by_field_name("function") else {
+            return;
+        };
+        if py_in_retry_loop(node) {
+            let name = match func.kind() {
+                "identifier" => Some(cx.text(func)),
+                "attribute" => func.child_by_field_name("attribute").map(|a| cx.text(a)),
+                _ => None,
+            };
+            if let Some(n) = name {
+                self.st.retried_calls.insert(n.to_string());
+            }
+        }
+        let path = py::dotted(func, cx).map(|d| d.join("."));
+        if let Some(path) = path.as_deref()
+            && let Some((library, class, pool)) = self.constructor(path)
+        {
+            let autocommit =
+                py::kwarg(node, "autocommit", cx).is_some_and(|v| cx.text(v) == "True");
+            let dsn = py::positional(node)
+                .into_iter()
+                .next()
+                .or_else(|| py::kwarg(node, "dsn", cx))
+                .or_else(|| py::kwarg(node, "conninfo", cx))
+                .and_then(|d| py::string_value(d, cx));
+            let port6543 = py::kwarg(node, "port", cx).is_some_and(|v| cx.text(v).contains("6543"));
+            let binding = py_binding(node, cx);
+            self.st.add_conn(Conn {
+                binding,
+                at: node.byte_range(),
+                library,
+                class: class.to_string(),
+                pool,
+                emit: true,
+                autocommit,
+                dsn_pooler: port6543 || dsn.as_deref().is_some_and(dsn_is_pooler),
+                ..Conn::default()
+            });
+            return;
+        }
+        if func.kind() != "attribute" {
+            return;
+        }
+        let (Some(obj), Some(attr)) = (
+            func.child_by_field_name("object"),
+            func.child_by_field_name("attribute"),
+        ) else {
+            return;
+        };
+        let method = cx.text(attr);
+        let recv_conn = self.resolve(obj, cx);
+        let receiver = py::dotted(obj, cx).map(|d| d.join("."));
+        match method {
+            "cursor" | "acquire" | "getconn" | "connection" => {
+                let binding = py_binding(node, cx);
+                let Some(binding) = binding else { return };
+                match (method, recv_conn) {
+                    ("cursor", Some(c)) => {
+                        self.st.bindings.insert(binding, c);
+                    }
+                    ("acquire" | "getconn" | "connection", _) => {
+                        let library = recv_conn
+                            .and_then(|c| self.st.conns.get(c))
+                            .map(|c| c.library)
+                            .or_else(|| {
+                                if method == "acquire" {
+                                    Some("asyncpg")
+                                } else {
+                                    Some("psycopg")
+                                }
+                            })
+                            .unwrap_or("asyncpg");
+                        let autocommit = recv_conn
+                            .and_then(|c| self.st.conns.get(c))
+                            .is_some_and(|c| c.autocommit);
+                        self.st.add_conn(Conn {
+                            binding: Some(binding),
+                            at: node.byte_range(),
+                            library,
+                            class: method.to_string(),
+                            pool: true,
+                            parent: recv_conn,
+                            autocommit,
+                            ..Conn::default()
+                        });
+                    }
+                    _ => {}
+                }
+            }
+            "set_isolation_level" => {
+                let arg = py::positional(node).into_iter().next().map(|a| cx.text(a));
+                if let (Some(c), Some(a)) = (recv_conn, arg)
+                    && (a.contains("AUTOCOMMIT") || a == "0")
+                {
+                    self.st.conns[c].autocommit = true;
+                }
+            }
+            "set_session" | "set_autocommit" => {
+                let on = py::kwarg(node, "autocommit", cx)
+                    .or_else(|| py::positional(node).into_iter().next())
+                    .is_some_and(|v| cx.text(v) == "True");
+                if let (Some(c), true) = (recv_conn, on) {
+                    self.st.conns[c].autocommit = true;
+                }
+            }
+            "commit" => {
+                if let Some(c) = recv_conn {
+                    self.st.conns[c].commits = true;
+                }
+            }
+            "add_termination_listener" => {
+                if let Some(c) = recv_conn {
+                    self.st.conns[c].reconnect = true;
+                }
+            }
+            "add_listener" | "remove_listener" => {
+                let args = py::positional(node);
+                let Some(ch) = args.first() else { return };
+                let chan = py_chan(*ch, cx);
+                let (funcs, retry) = py_context(node, cx);
+                let mut attrs = BTreeMap::new();
+                attrs.insert("library".into(), Value::from("asyncpg"));
+                let kind = if method == "add_listener" {
+                    attrs.insert("method".into(), Value::from(method));
+                    attrs.insert("has_handler".into(), Value::from(args.len() > 1));
+                    attrs.insert("string_built".into(), Value::from(false));
+                    if let Some(r) = &receiver {
+                        attrs.insert("receiver".into(), Value::from(r.clone()));
+                    }
+                    ("pg_listen", Role::Consumer)
+                } else {
+                    ("pg_unlisten", Role::Consumer)
+                };
+                self.st.pending.push(Pending {
+                    kind: kind.0,
+                    role: kind.1,
+                    at: node.byte_range(),
+                    chan: Some(chan),
+                    payload: None,
+                    attrs,
+                    conn: recv_conn,
+                    funcs,
+                    retry_local: retry,
+                });
+            }
+            "notifies" | "add_notify_handler" => {
+                self.handler(node, method, receiver, recv_conn, Some("psycopg"), cx);
+            }
+            _ if PY_EXEC.contains(&method) => {
+                let args = py::positional(node);
+                let Some(first) = args.first() else { return };
+                let Some(sql) = self.sql_of(*first, cx) else {
+                    return;
+                };
+                // parameters: a tuple/list second argument (DB-API) or varargs (asyncpg)
+                let params: Vec<Option<Value>> = match args.get(1).map(|a| a.kind()) {
+                    Some("tuple" | "list") if args.len() == 2 => {
+                        let mut c = args[1].walk();
+                        args[1]
+                            .named_children(&mut c)
+                            .map(|n| py_param(n, cx))
+                            .collect()
+                    }
+                    _ => args[1..].iter().map(|n| py_param(*n, cx)).collect(),
+                };
+                let library = self.st.library_guess(recv_conn).or_else(|| {
+                    let t = cx.text(*first);
+                    (t.starts_with("text(") || t.starts_with("sqlalchemy.text("))
+                        .then_some("sqlalchemy")
+                });
+                let (funcs, retry) = py_context(node, cx);
+                sql_facts(
+                    &mut self.st,
+                    &sql,
+                    node.byte_range(),
+                    &params,
+                    library,
+                    method,
+                    receiver,
+                    recv_conn,
+                    &funcs,
+                    retry,
+                );
+            }
+            _ => {}
+        }
+    }
+
+    fn handler(
+        &mut self,
+        node: Node<'_>,
+        method: &str,
+        receiver: Option<String>,
+        conn: Option<usize>,
+        default_lib: Option<&'static str>,
+        cx: &FileCx<'_>,
+    ) {
+        let (funcs, retry) = py_context(node, cx);
+        let library = conn
+            .and_then(|c| self.st.conns.get(c))
+            .map(|c| c.library)
+            .or(default_lib);
+        let mut attrs = BTreeMap::new();
+        attrs.insert("method".into(), Value::from(method));
+        if let Some(l) = library {
+            attrs.insert("library".into(), Value::from(l));
+        }
+        if let Some(r) = receiver {
+            attrs.insert("receiver".into(), Value::from(r));
+        }
+        self.st.pending.push(Pending {
+            kind: "pg_notification_handler",
+            role: Role::Consumer,
+            at: node.byte_range(),
+            chan: None,
+            payload: None,
+            attrs,
+            conn,
+            funcs,
+            retry_local: retry,
+        });
+    }
+
+    /// psycopg2: reading `conn.notifies` (not calling it).
+    fn on_attribute(&mut self, node: Node<'_>, cx: &FileCx<'_>) {
+        let Some(attr) = node.child_by_field_name("attribute") else {
+            return;
+        };
+        if cx.text(attr) != "notifies" {
+            return;
+        }
+        if node
+            .parent()
+            .is_some_and(|p| p.kind() == "call" && p.child_by_field_name("function") == Some(node))
+        {
+            return; // psycopg 3 notifies(): handled as a call
+        }
+        let Some(obj) = node.child_by_field_name("object") else {
+            return;
+        };
+        let receiver = py::dotted(obj, cx).map(|d| d.join("."));
+        let (funcs, _) = py_context(node, cx);
+        let key = format!(
+            "{}@{}",
+            receiver.as_deref().unwrap_or_default(),
+            funcs.first().map(String::as_str).unwrap_or_default()
+        );
+        if !self.notifies_seen.insert(key) {
+            return;
+        }
+        let conn = self.resolve(obj, cx);
+        self.handler(node, "notifies", receiver, conn, Some("psycopg2"), cx);
+    }
+
+    fn resolve(&self, obj: Node<'_>, cx: &FileCx<'_>) -> Option<usize> {
+        let mut obj = obj;
+        // conn.cursor().execute(...)
+        for _ in 0..4 {
+            if obj.kind() == "call"
+                && let Some(f) = obj.child_by_field_name("function")
+                && f.kind() == "attribute"
+                && let Some(o) = f.child_by_field_name("object")
+            {
+                obj = o;
+                continue;
+            }
+            if obj.kind() == "await"
+                && let Some(o) = obj.named_child(0)
+            {
+                obj = o;
+                continue;
+            }
+            break;
+        }
+        let path = py::dotted(obj, cx)?.join(".");
+        self.st.conn_of(&path)
+    }
+}
+
+/// A query parameter as a value: a string literal, `"json"` for `json.dumps(...)`.
+fn py_param(node: Node<'_>, cx: &FileCx<'_>) -> Option<Value> {
+    if let Some(s) = py::string_value(node, cx) {
+        return Some(Value::String(s));
+    }
+    if node.kind() == "call"
+        && node
+            .child_by_field_name("function")
+            .is_some_and(|f| cx.text(f).ends_with("dumps"))
+    {
+        return Some(Value::String("json".into()));
+    }
+    None
+}
+
+fn py_chan(node: Node<'_>, cx: &FileCx<'_>) -> Chan {
+    match py::string_value(node, cx) {
+        Some(s) => Chan {
+            raw: cx.text(node).to_string(),
+            name: Some(s),
+            source: "string",
+            ..Chan::default()
+        },
+        None => Chan {
+            raw: pg_text::compact(cx.text(node)),
+            source: "expr",
+            ..Chan::default()
+        },
+    }
+}
+
+fn replace_percent(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 1 < b.len() {
+            match b[i + 1] {
+                b's' | b'd' | b'r' => {
+                    out.push(HOLE);
+                    i += 2;
+                    continue;
+                }
+                b'%' => {
+                    out.push('%');
+                    i += 2;
+                    continue;
+                }
+                b'(' => {
+                    if let Some(p) = text[i..].find(')') {
+                        out.push(HOLE);
+                        i += p + 2;
+                        continue;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let ch = text[i..].chars().next().unwrap_or(' ');
+        out.push(ch);
+        i += ch.len_utf8();
+    }
+    out
+}
+
+fn replace_braces(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut depth = 0;
+    for c in text.chars() {
+        match c {
+            '{' => {
+                if depth == 0 {
+                    out.push(HOLE);
+                }
+                depth += 1;
+            }
+            '}' if depth > 0 => depth -= 1,
+            _ if depth > 0 => {}
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+impl<'t> Visitor<'t> for PyVisitor {
+    fn enter(&mut self, node: Node<'t>, cx: &mut FileCx<'t>) {
+        match node.kind() {
+            "import_statement" | "import_from_statement" => self.on_import(node, cx),
+            "assignment" => self.on_assignment(node, cx),
+            "call" => self.on_call(node, cx),
+            "attribute" => self.on_attribute(node, cx),
+            _ => {}
+        }
+    }
+
+    fn finish(self: Box<Self>, cx: &mut FileCx<'t>) {
+        self.st.finish(cx, "python");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Node
+
+pub(crate) struct PgNode;
+
+impl Detector for PgNode {
+    fn name(&self) -> &'static str {
+        "pg-node"
+    }
+    fn languages(&self) -> &'static [Language] {
+        &[Language::JavaScript, Language::TypeScript, Language::Tsx]
+    }
+    fn kinds(&self, _: Language) -> &'static [&'static str] {
+        &[
+            "import_statement",
+            "variable_declarator",
+            "assignment_expression",
+            "new_expression",
+            "call_expression",
+        ]
+    }
+    fn needles(&self) -> &'static [&'static str] {
+        &[
+            "'pg'",
+            "\"pg\"",
+            "pg-listen",
+            "pg-pool",
+            "LISTEN",
+            "listen",
+            "NOTIFY",
+            "notify",
+        ]
+    }
+    fn visitor<'t>(&self, _file: &FileCx<'t>) -> Box<dyn Visitor<'t> + 't> {
+        Box::<JsVisitor>::default()
+    }
+}
+
+#[derive(Default)]
+struct JsVisitor {
+    st: State,
+    /// Local names of the `pg` module.
+    pg_module: HashSet<String>,
+    /// Local names of `Client` / `Pool` classes → class.
+    classes: HashMap<String, &'static str>,
+    /// Local names of pg-listen's `createSubscriber`.
+    subscriber_fns: HashSet<String>,
+    /// The file imports pg or pg-listen.
+    imports_pg: bool,
+}
+
+fn js_binding(node: Node<'_>, cx: &FileCx<'_>) -> Option<String> {
+    let mut n = node;
+    while let Some(p) = n.parent() {
+        match p.kind() {
+            "await_expression"
+            | "as_expression"
+            | "non_null_expression"
+            | "parenthesized_expression"
+            | "satisfies_expression" => n = p,
+            "variable_declarator" => {
+                let name = p.child_by_field_name("name")?;
+                return (name.kind() == "identifier").then(|| cx.text(name).to_string());
+            }
+            "assignment_expression" => {
+                return p
+                    .child_by_field_name("left")
+                    .and_then(|l| js::member_path(l, cx));
+            }
+            "public_field_definition" | "field_definition" => {
+                let name = p
+                    .child_by_field_name("name")
+                    .or_else(|| p.child_by_field_name("property"))?;
+                return Some(format!("this.{}", cx.text(name)));
+            }
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// Whether a listener body reconnects, re-listens, retries or exits the process: it calls
+/// something named so (`connect`, `listen`, `retry`, `restart`, `setTimeout`, `exit`,
+/// `start`, `init`, `setup`, `subscribe`, `kill`) or throws. Iterative.
+fn js_reconnects(handler: Node<'_>, cx: &FileCx<'_>) -> bool {
+    const WORDS: &[&str] = &[
+        "connect",
+        "listen",
+        "retry",
+        "restart",
+        "settimeout",
+        "exit",
+        "start",
+        "init",
+        "setup",
+        "subscribe",
+        "kill",
+    ];
+    let mut cursor = handler.walk();
+    loop {
+        let n = cursor.node();
+        if n.kind() == "throw_statement" {
+            return true;
+        }
+        if n.kind() == "call_expression"
+            && let Some(f) = n.child_by_field_name("function")
+        {
+            let name = match f.kind() {
+                "member_expression" => f.child_by_field_name("property").map(|a| cx.text(a)),
+                "identifier" => Some(cx.text(f)),
+                _ => None,
+            };
+            if let Some(name) = name {
+                let l = name.to_ascii_lowercase();
+                if WORDS.iter().any(|w| l.contains(w)) {
+                    return true;
+                }
+            }
+        }
+        if cursor.goto_first_child() {
+            continue;
+        }
+        loop {
+            if cursor.node().id() == handler.id() {
+                return false;
+            }
+            if cursor.goto_next_sibling() {
+                break;
+            }
+            if !cursor.goto_parent() {
+                return false;
+            }
+        }
+    }
+}
+
+impl JsVisitor {
+    fn bind(&mut self, local: &str, imported: Option<&str>, source: &str) {
+        match source {
+            "pg" | "pg-pool" => {
+                self.imports_pg = true;
+                self.st.imports.insert("pg");
+                match imported {
+                    None | Some("default") | Some("*") => {
+                        self.pg_module.insert(local.to_string());
+                        if source == "pg-pool" {
+                            self.classes.insert(local.to_string(), "Pool");
+                        }
+                    }
+                    Some("Client") => {
+                        self.classes.insert(local.to_string(), "Client");
+                    }
+                    Some("Pool") => {
+                        self.classes.insert(local.to_string(), "Pool");
+                    }
+                    Some("native") => {
+                        self.pg_module.insert(local.to_string());
+                    }
+                    _ => {}
+                }
+            }
+            "pg-listen" => {
+                self.imports_pg = true;
+                self.subscriber_fns.insert(local.to_string());
+            }
+            _ => {}
+        }
+    }
+
+    fn on_import(&mut self, node: Node<'_>, cx: &FileCx<'_>) {
+        let Some(source) = node
+            .child_by_field_name("source")
+            .and_then(|s| js::string_value(s, cx))
+        else {
+            return;
+        };
+        let mut c = node.walk();
+        for clause in node
+            .named_children(&mut c)
+            .filter(|n| n.kind() == "import_clause")
+        {
+            let mut cc = clause.walk();
+            for part in clause.named_children(&mut cc) {
+                match part.kind() {
+                    "identifier" => self.bind(cx.text(part), None, &source),
+                    "namespace_import" => {
+                        if let Some(id) = part.named_child(0) {
+                            self.bind(cx.text(id), Some("*"), &source);
+                        }
+                    }
+                    "named_imports" => {
+                        let mut sc = part.walk();
+                        for spec in part
+                            .named_children(&mut sc)
+                            .filter(|s| s.kind() == "import_specifier")
+                        {
+                            let Some(name) = spec.child_by_field_name("name") else {
+                                continue;
+                            };
+                            let local = spec.child_by_field_name("alias").unwrap_or(name);
+                            self.bind(cx.text(local), Some(cx.text(name)), &source);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    fn on_declarator(&mut self, node: Node<'_>, cx: &FileCx<'_>) {
+        let (Some(name), Some(value)) = (
+            node.child_by_field_name("name"),
+            node.child_by_field_name("value"),
+        ) else {
+            return;
+        };
+        let value = js::unwrap_expr(value);
+        // require('pg'), require('pg').Pool
+        let (call, prop) = match value.kind() {
+            "call_expression" => (Some(value), None),
+            "member_expression" => (
+                value
+                    .child_by_field_name("object")
+                    .filter(|o| o.kind() == "call_expression"),
+                value.child_by_field_name("property").map(|p| cx.text(p)),
+            ),
+            _ => (None, None),
+        };
+        if let Some(call) = call
+            && call
+                .child_by_field_name("function")
+                .is_some_and(|f| cx.text(f) == "require")
+            && let Some(src) = js::arguments(call)
+                .first()
+                .and_then(|a| js::string_value(*a, cx))
+        {
+            match name.kind() {
+                "identifier" => self.bind(cx.text(name), prop, &src),
+                "object_pattern" => {
+                    let mut c = name.walk();
+                    for p in name.named_children(&mut c) {
+                        match p.kind() {
+                            "shorthand_property_identifier_pattern" => {
+                                self.bind(cx.text(p), Some(cx.text(p)), &src)
+                            }
+                            "pair_pattern" => {
+                                if let (Some(k), Some(v)) =
+                                    (p.child_by_field_name("key"), p.child_by_field_name("value"))
+                                {
+                                    self.bind(cx.text(v), Some(cx.text(k)), &src);
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                _ => {}
+            }
+            return;
+        }
+        if name.kind() == "identifier"
+            && let Some(sql) = self.sql_of(value, cx)
+        {
+            self.st.consts.insert(cx.text(name).to_string(), sql);
+        }
+    }
+
+    fn class_of(&self, ctor: Node<'_>, cx: &FileCx<'_>) -> Option<&'static str> {
+        let path = js::member_path(ctor, cx)?;
+        if let Some(c) = self.classes.get(&path) {
+            return Some(c);
+        }
+        let (module, prop) = path.rsplit_once('.')?;
+        let module_ok = self.pg_module.contains(module)
+            || module
+                .strip_suffix(".native")
+                .is_some_and(|m| self.pg_module.contains(m));
+        match (module_ok, prop) {
+            (true, "Client") => Some("Client"),
+            (true, "Pool") => Some("Pool"),
+            _ => None,
+        }
+    }
+
+    fn on_new(&mut self, node: Node<'_>, cx: &FileCx<'_>) {
+        let Some(ctor) = node.child_by_field_name("constructor") else {
+            return;
+        };
+        let Some(class) = self.class_of(ctor, cx) else {
+            return;
+        };
+        let options = js::arguments(node).into_iter().next();
+        let dsn = options.and_then(|o| {
+            js::string_value(o, cx).or_else(|| {
+                js::object_property(o, "connectionString", cx).and_then(|v| js::string_value(v, cx))
+            })
+        });
+        let port = options
+            .and_then(|o| js::object_property(o, "port", cx))
+            .is_some_and(|p| cx.text(p).contains("6543"));
+        let binding = js_binding(node, cx);
+        self.st.add_conn(Conn {
+            binding,
+            at: node.byte_range(),
+            library: "pg",
+            class: class.to_string(),
+            pool: class == "Pool",
+            emit: true,
+            dsn_pooler: port || dsn.as_deref().is_some_and(dsn_is_pooler),
+            ..Conn::default()
+        });
+    }
+
+    fn sql_of(&self, node: Node<'_>, cx: &FileCx<'_>) -> Option<Sql> {
+        let node = js::unwrap_expr(node);
+        match node.kind() {
+            "string" => Some(Sql {
+                text: js::string_value(node, cx)?,
+                with: "literal",
+                unsafe_splice: false,
+            }),
+            "template_string" => {
+                let mut text = String::new();
+                let mut holes = false;
+                let mut c = node.walk();
+                for child in node.named_children(&mut c) {
+                    match child.kind() {
+                        "string_fragment" | "escape_sequence" => text.push_str(cx.text(child)),
+                        "template_substitution" => {
+                            holes = true;
+                            text.push(HOLE);
+                        }
+                        _ => {}
+                    }
+                }
+                Some(Sql {
+                    text,
+                    with: if holes { "template" } else { "literal" },
+                    unsafe_splice: holes,
+                })
+            }
+            "identifier" => self.st.consts.get(cx.text(node)).cloned(),
+            "binary_expression" => {
+                let op = node.child_by_field_name("operator").map(|o| cx.text(o))?;
+                if op != "+" {
+                    return None;
+                }
+                let l = self.sql_of(node.child_by_field_name("left")?, cx);
+                let r = self.sql_of(node.child_by_field_name("right")?, cx);
+                if l.is_none() && r.is_none() {
+                    return None;
+                }
+                let mut text = String::new();
+                let mut unsafe_splice = false;
+                for s in [l, r] {
+                    match s {
+                        Some(s) => {
+                            unsafe_splice |= s.unsafe_splice;
+                            text.push_str(&s.text);
+                        }
+                        None => {
+                            unsafe_splice = true;
+                            text.push(HOLE);
+                        }
+                    }
+                }
+                Some(Sql {
+                    text,
+                    with: "concat",
+                    unsafe_splice,
+                })
+            }
+            "object" => self.sql_of(js::object_property(node, "text", cx)?, cx),
+            _ => None,
+        }
+    }
+
+    fn resolve(&self, obj: Node<'_>, cx: &FileCx<'_>) -> Option<usize> {
+        let path = js::member_path(obj, cx)?;
+        self.st.conn_of(&path)
+    }
+
+    fn on_call(&mut self, node: Node<'_>, cx: &FileCx<'_>) {
+        let Some(func) = node.child_by_field_name("function") else {
+            return;
+        };
+        let func = js::unwrap_expr(func);
+        if func.kind() == "identifier" && self.subscriber_fns.contains(cx.text(func)) {
+            let binding = js_binding(node, cx);
+            let dsn = js::arguments(node).into_iter().next().and_then(|o| {
+                js::object_property(o, "connectionString", cx).and_then(|v| js::string_value(v, cx))
+            });
+            self.st.add_conn(Conn {
+                binding,
+                at: node.byte_range(),
+                library: "pg-listen",
+                class: "subscriber".into(),
+                emit: true,
+                reconnect: true,
+                dsn_pooler: dsn.as_deref().is_some_and(dsn_is_pooler),
+                ..Conn::default()
+            });
+            return;
+        }
+        if func.kind() != "member_expression" {
+            return;
+        }
+        let (Some(obj), Some(prop)) = (
+            func.child_by_field_name("object"),
+            func.child_by_field_name("property"),
+        ) else {
+            return;
+        };
+        let method = cx.text(prop);
+        let receiver = js::member_path(obj, cx);
+        let recv_conn = self.resolve(obj, cx);
+        let args = js::arguments(node);
+        match method {
+            "connect" => {
+                // client from a pool: `const c = await pool.connect()` or the callback form
+                let is_pool = match recv_conn.and_then(|c| self.st.conns.get(c)) {
+                    Some(c) => c.pool,
+                    None => {
+                        self.imports_pg
+                            && receiver
+                                .as_deref()
+                                .is_some_and(|r| r.to_ascii_lowercase().ends_with("pool"))
+                    }
+                };
+                if !is_pool {
+                    return;
+                }
+                let binding = js_binding(node, cx).or_else(|| {
+                    // pool.connect((err, client, release) => ...)
+                    let cb = args.first().map(|a| js::unwrap_expr(*a))?;
+                    if !js::is_function(cb) {
+                        return None;
+                    }
+                    let params = cb.child_by_field_name("parameters")?;
+                    let mut c = params.walk();
+                    let p = params.named_children(&mut c).nth(1)?;
+                    Some(cx.text(p).to_string())
+                });
+                if let Some(binding) = binding {
+                    self.st.add_conn(Conn {
+                        binding: Some(binding),
+                        at: node.byte_range(),
+                        library: "pg",
+                        class: "PoolClient".into(),
+                        pool: true,
+                        parent: recv_conn,
+                        ..Conn::default()
+                    });
+                }
+            }
+            "query" => {
+                let Some(first) = args.first() else { return };
+                if recv_conn.is_none() && !self.imports_pg {
+                    // without pg in the file, only unmistakable SQL counts
+                    let t = cx.text(*first);
+                    if !t.contains("LISTEN") && !t.contains("NOTIFY") && !t.contains("pg_notify") {
+                        return;
+                    }
+                }
+                let Some(sql) = self.sql_of(*first, cx) else {
+                    return;
+                };
+                let values = args
+                    .get(1)
+                    .copied()
+                    .or_else(|| js::object_property(js::unwrap_expr(*first), "values", cx));
+                let params: Vec<Option<Value>> = match values.map(js::unwrap_expr) {
+                    Some(arr) if arr.kind() == "array" => {
+                        let mut c = arr.walk();
+                        arr.named_children(&mut c)
+                            .filter(|n| n.kind() != "comment")
+                            .map(|n| js_param(n, cx))
+                            .collect()
+                    }
+                    _ => Vec::new(),
+                };
+                sql_facts(
+                    &mut self.st,
+                    &sql,
+                    node.byte_range(),
+                    &params,
+                    Some("pg"),
+                    "query",
+                    receiver,
+                    recv_conn,
+                    &[],
+                    false,
+                );
+            }
+            "on" | "once" | "addListener" => {
+                let Some(event) = args.first().and_then(|a| js::string_value(*a, cx)) else {
+                    return;
+                };
+                let handler = args.get(1).map(|h| js::unwrap_expr(*h));
+                // pg-listen: subscriber.notifications.on(ch) / subscriber.events.on('error')
+                if let Some(inner) = js::unwrap_expr(obj).child_by_field_name("object")
+                    && obj.kind() == "member_expression"
+                    && let Some(sub) = self.resolve(inner, cx)
+                    && self.st.conns[sub].library == "pg-listen"
+                {
+                    let part = obj
+                        .child_by_field_name("property")
+                        .map(|p| cx.text(p))
+                        .unwrap_or_default();
+                    if part == "events" && event == "error" {
+                        self.st.conns[sub].has_error = true;
+                    } else if part == "notifications" {
+                        let chan = Chan {
+                            raw: cx.text(args[0]).to_string(),
+                            name: Some(event),
+                            source: "string",
+                            ..Chan::default()
+                        };
+                        self.js_handler(
+                            node,
+                            "on",
+                            receiver,
+                            Some(sub),
+                            "pg-listen",
+                            handler,
+                            Some(chan),
+                        );
+                    }
+                    return;
+                }
+                match event.as_str() {
+                    "notification" => {
+                        if recv_conn.is_none() && !self.imports_pg {
+                            return;
+                        }
+                        self.js_handler(node, method, receiver, recv_conn, "pg", handler, None);
+                    }
+                    "error" | "end" => {
+                        if let Some(c) = recv_conn {
+                            // a handler passed by reference is not followed: assume it copes
+                            let reconnects = handler
+                                .is_some_and(|h| !js::is_function(h) || js_reconnects(h, cx));
+                            let conn = &mut self.st.conns[c];
+                            if event == "error" {
+                                conn.has_error = true;
+                            } else {
+                                conn.has_end = reconnects;
+                            }
+                            if reconnects {
+                                conn.reconnect = true;
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            "listenTo" | "notify" | "unlisten" | "unlistenAll" => {
+                let Some(c) = recv_conn else { return };
+                if self.st.conns[c].library != "pg-listen" {
+                    return;
+                }
+                let chan = match args.first() {
+                    Some(a) => match js::string_value(*a, cx) {
+                        Some(s) => Chan {
+                            raw: cx.text(*a).to_string(),
+                            name: Some(s),
+                            source: "string",
+                            ..Chan::default()
+                        },
+                        None => Chan {
+                            raw: pg_text::compact(cx.text(*a)),
+                            source: "expr",
+                            ..Chan::default()
+                        },
+                    },
+                    None => Chan {
+                        raw: "*".into(),
+                        name: Some("*".into()),
+                        source: "all",
+                        ..Chan::default()
+                    },
+                };
+                let mut attrs = BTreeMap::new();
+                attrs.insert("library".into(), Value::from("pg-listen"));
+                let (kind, role, payload) = match method {
+                    "listenTo" => {
+                        attrs.insert("method".into(), Value::from(method));
+                        attrs.insert("string_built".into(), Value::from(false));
+                        if let Some(r) = &receiver {
+                            attrs.insert("receiver".into(), Value::from(r.clone()));
+                        }
+                        ("pg_listen", Role::Consumer, None)
+                    }
+                    "notify" => {
+                        attrs.insert("form".into(), Value::from("client"));
+                        attrs.insert("string_built".into(), Value::from(false));
+                        if let Some(r) = &receiver {
+                            attrs.insert("receiver".into(), Value::from(r.clone()));
+                        }
+                        let payload = match args.get(1) {
+                            Some(p) => Payload {
+                                kind: "json",
+                                text: pg_text::compact(cx.text(*p)),
+                                fields: None,
+                                param: None,
+                            },
+                            None => Payload::none(),
+                        };
+                        ("pg_notify", Role::Producer, Some(payload))
+                    }
+                    _ => ("pg_unlisten", Role::Consumer, None),
+                };
+                self.st.pending.push(Pending {
+                    kind,
+                    role,
+                    at: node.byte_range(),
+                    chan: Some(chan),
+                    payload,
+                    attrs,
+                    conn: Some(c),
+                    funcs: Vec::new(),
+                    retry_local: false,
+                });
+            }
+            _ => {}
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn js_handler(
+        &mut self,
+        node: Node<'_>,
+        method: &str,
+        receiver: Option<String>,
+        conn: Option<usize>,
+        library: &'static str,
+        handler: Option<Node<'_>>,
+        chan: Option<Chan>,
+    ) {
+        let mut attrs = BTreeMap::new();
+        attrs.insert("method".into(), Value::from(method));
+        attrs.insert("library".into(), Value::from(library));
+        if let Some(r) = receiver {
+            attrs.insert("receiver".into(), Value::from(r));
+        }
+        let is_async = handler.is_some_and(|h| js::is_function(h) && js::is_async(h));
+        attrs.insert("handler_async".into(), Value::from(is_async));
+        let end = handler.map_or(node.end_byte(), |h| h.start_byte());
+        self.st.pending.push(Pending {
+            kind: "pg_notification_handler",
+            role: Role::Consumer,
+            at: node.start_byte()..end.max(node.start_byte()),
+            chan,
+            payload: None,
+            attrs,
+            conn,
+            funcs: Vec::new(),
+            retry_local: false,
+        });
+    }
+}
+
+fn js_param(node: Node<'_>, cx: &FileCx<'_>) -> Option<Value> {
+    let node = js::unwrap_expr(node);
+    if let Some(s) = js::string_value(node, cx) {
+        return Some(Value::String(s));
+    }
+    if node.kind() == "call_expression"
+        && node
+            .child_by_field_name("function")
+            .is_some_and(|f| cx.text(f) == "JSON.stringify")
+    {
+        return Some(Value::String("json".into()));
+    }
+    None
+}
+
+impl<'t> Visitor<'t> for JsVisitor {
+    fn enter(&mut self, node: Node<'t>, cx: &mut FileCx<'t>) {
+        match node.kind() {
+            "import_statement" => self.on_import(node, cx),
+            "variable_declarator" => self.on_declarator(node, cx),
+            "new_expression" => self.on_new(node, cx),
+            "call_expression" => self.on_call(node, cx),
+            _ => {}
+        }
+    }
+
+    fn finish(self: Box<Self>, cx: &mut FileCx<'t>) {
+        self.st.finish(cx, "javascript");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{replace_braces, replace_percent};
+    use crate::pg_text::HOLE;
+
+    #[test]
+    fn placeholders_become_holes() {
+        assert_eq!(
+            replace_percent("NOTIFY %s, '%s'"),
+            format!("NOTIFY {HOLE}, '{HOLE}'")
+        );
+        assert_eq!(replace_percent("LISTEN %(ch)s"), format!("LISTEN {HOLE}"));
+        assert_eq!(replace_braces("LISTEN {channel}"), format!("LISTEN {HOLE}"));
+    }
+}
