@@ -500,6 +500,12 @@ impl<'t> Visitor<'t> for SqlVisitor {
                 && let Some(value) = func.vars.get(var)
             {
                 chan.name = Some(value.clone());
+            } else if let Some(func) = func
+                && chan.dynamic()
+                && chan.pattern.is_none()
+                && !func.vars.is_empty()
+            {
+                chan.pattern = pattern_with_vars(&chan.raw, &func.vars);
             }
             let (kind, role) = item_kind(&f.item);
             if f.item.kind == ItemKind::Notify
@@ -580,6 +586,38 @@ impl<'t> Visitor<'t> for SqlVisitor {
             }
         }
     }
+}
+
+/// The pattern of a channel expression once PL/pgSQL constants are substituted:
+/// `prefix || NEW.queue` with `prefix := 'job_'` gives `job_*`.
+fn pattern_with_vars(raw: &str, vars: &HashMap<String, String>) -> Option<String> {
+    let toks = pg_text::lex(raw);
+    let mut text = String::with_capacity(raw.len() + 16);
+    let mut last = 0;
+    let mut replaced = false;
+    for t in &toks {
+        if t.t != pg_text::T::Word {
+            continue;
+        }
+        let Some(value) = vars.get(&raw[t.start..t.end].to_lowercase()) else {
+            continue;
+        };
+        text.push_str(&raw[last..t.start]);
+        text.push('\'');
+        text.push_str(&value.replace('\'', "''"));
+        text.push('\'');
+        last = t.end;
+        replaced = true;
+    }
+    if !replaced {
+        return None;
+    }
+    text.push_str(&raw[last..]);
+    let call = format!("pg_notify({text}, NULL)");
+    pg_text::scan(&call)
+        .into_iter()
+        .next()
+        .and_then(|item| item.chan.pattern)
 }
 
 /// `*` globs (the only wildcard), iterative.

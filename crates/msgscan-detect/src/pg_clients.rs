@@ -240,10 +240,14 @@ fn sql_facts(
             ..
         } = item.clone();
         let mut chan = chan;
-        if let Some(k) = chan.param
-            && let Some(Some(Value::String(v))) = params.get(k - 1)
-        {
-            chan.name = Some(v.clone());
+        if let Some(k) = chan.param {
+            match params.get(k - 1) {
+                Some(Some(Value::String(v))) => chan.name = Some(v.clone()),
+                Some(Some(Value::Object(m))) => {
+                    chan.pattern = m.get("pattern").and_then(Value::as_str).map(str::to_string);
+                }
+                _ => {}
+            }
         }
         let mut payload = payload;
         if let Some(p) = payload.as_mut()
@@ -968,6 +972,24 @@ impl PyVisitor {
 fn py_param(node: Node<'_>, cx: &FileCx<'_>) -> Option<Value> {
     if let Some(s) = py::string_value(node, cx) {
         return Some(Value::String(s));
+    }
+    if node.kind() == "string" {
+        // f"job_{queue}": a pattern
+        let mut pattern = String::new();
+        let mut c = node.walk();
+        for child in node.children(&mut c) {
+            match child.kind() {
+                "string_content" => pattern.push_str(cx.text(child)),
+                "interpolation" if !pattern.ends_with('*') => pattern.push('*'),
+                _ => {}
+            }
+        }
+        if pattern != "*" && !pattern.is_empty() {
+            let mut m = serde_json::Map::new();
+            m.insert("pattern".into(), Value::String(pattern));
+            return Some(Value::Object(m));
+        }
+        return None;
     }
     if node.kind() == "call"
         && node
@@ -1730,6 +1752,24 @@ fn js_param(node: Node<'_>, cx: &FileCx<'_>) -> Option<Value> {
     let node = js::unwrap_expr(node);
     if let Some(s) = js::string_value(node, cx) {
         return Some(Value::String(s));
+    }
+    if node.kind() == "template_string" {
+        // `job_${queue}`: a pattern
+        let mut pattern = String::new();
+        let mut c = node.walk();
+        for child in node.named_children(&mut c) {
+            match child.kind() {
+                "string_fragment" => pattern.push_str(cx.text(child)),
+                "template_substitution" if !pattern.ends_with('*') => pattern.push('*'),
+                _ => {}
+            }
+        }
+        if pattern != "*" && !pattern.is_empty() {
+            let mut m = serde_json::Map::new();
+            m.insert("pattern".into(), Value::String(pattern));
+            return Some(Value::Object(m));
+        }
+        return None;
     }
     if node.kind() == "call_expression"
         && node
