@@ -60,6 +60,8 @@ struct Conn {
     has_end: bool,
     reconnect: bool,
     listens: bool,
+    /// Passed to another function, which may register handlers on it.
+    escapes: bool,
 }
 
 /// A fact waiting for the whole file (connection attributes are set anywhere in it).
@@ -89,14 +91,25 @@ struct State {
 }
 
 impl State {
-    fn conn_of(&self, recv: &str) -> Option<usize> {
-        self.bindings.get(recv).copied()
+    /// The connection a receiver denotes inside the functions starting at bytes `scopes`
+    /// (innermost first): a plain name bound in the nearest of them, else at module level
+    /// (scope 0); attribute paths (`self.conn`) are file-wide.
+    fn conn_of(&self, recv: &str, scopes: &[usize]) -> Option<usize> {
+        scopes
+            .iter()
+            .chain(std::iter::once(&0))
+            .find_map(|s| self.bindings.get(&scoped(recv, *s)))
+            .copied()
     }
 
-    fn add_conn(&mut self, conn: Conn) -> usize {
+    fn bind(&mut self, name: &str, scope: usize, conn: usize) {
+        self.bindings.insert(scoped(name, scope), conn);
+    }
+
+    fn add_conn(&mut self, conn: Conn, scope: usize) -> usize {
         let i = self.conns.len();
         if let Some(b) = &conn.binding {
-            self.bindings.insert(b.clone(), i);
+            self.bindings.insert(scoped(b, scope), i);
         }
         self.conns.push(conn);
         i
@@ -169,7 +182,10 @@ impl State {
                 if p.kind == "pg_listen" {
                     b = b.attr("dsn_pooler", dsn_pooler);
                 }
-                if language == "javascript" && p.kind == "pg_notification_handler" {
+                if language == "javascript"
+                    && p.kind == "pg_notification_handler"
+                    && (conn.has_error || !conn.escapes)
+                {
                     b = b.attr("has_error_handler", conn.has_error);
                 }
             }
@@ -182,7 +198,7 @@ impl State {
                 let reconnect = match by_conn {
                     Some(r) => Some(r || retried),
                     None if retried => Some(true),
-                    None if language == "python" => Some(false),
+                    // the connection is not created here: unknown
                     None => None,
                 };
                 b = b.attr_opt("reconnect", reconnect);
@@ -201,7 +217,7 @@ impl State {
                 .attr("pool", c.pool)
                 .attr("listens", c.listens)
                 .attr("dsn_pooler", c.dsn_pooler);
-            if language == "javascript" {
+            if language == "javascript" && (c.has_error || !c.escapes) {
                 b = b.attr("has_error_handler", c.has_error);
             } else if matches!(c.library, "psycopg2" | "psycopg") {
                 b = b.attr("autocommit", c.autocommit);
@@ -210,6 +226,44 @@ impl State {
         }
         self.pending.clear();
     }
+}
+
+fn scoped(name: &str, scope: usize) -> String {
+    if name.contains('.') {
+        name.to_string()
+    } else {
+        format!("{scope}:{name}")
+    }
+}
+
+/// Start bytes of the functions around `node`, innermost first.
+fn scopes_of(node: Node<'_>, is_function: impl Fn(Node<'_>) -> bool) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut n = node;
+    while let Some(p) = n.parent() {
+        if is_function(p) {
+            out.push(p.start_byte());
+        }
+        n = p;
+    }
+    out
+}
+
+fn py_scopes(node: Node<'_>) -> Vec<usize> {
+    scopes_of(node, |p| p.kind() == "function_definition")
+}
+
+fn js_scopes(node: Node<'_>) -> Vec<usize> {
+    scopes_of(node, js::is_function)
+}
+
+/// The innermost function around `node` (0 at module level): where a binding lives.
+fn py_scope(node: Node<'_>) -> usize {
+    py_scopes(node).first().copied().unwrap_or(0)
+}
+
+fn js_scope(node: Node<'_>) -> usize {
+    js_scopes(node).first().copied().unwrap_or(0)
 }
 
 fn dsn_is_pooler(dsn: &str) -> bool {
@@ -332,6 +386,8 @@ struct PyVisitor {
     connect_fns: HashMap<String, &'static str>,
     /// psycopg2 `.notifies` read per receiver (one handler fact each).
     notifies_seen: HashSet<String>,
+    /// Loop node id → whether the loop calls something named `*connect*`.
+    loop_connects: HashMap<usize, bool>,
 }
 
 const PY_EXEC: &[&str] = &[
@@ -351,6 +407,7 @@ fn py_module_lib(module: &str) -> Option<&'static str> {
         "psycopg2" => Some("psycopg2"),
         "psycopg" | "psycopg_pool" => Some("psycopg"),
         "asyncpg" => Some("asyncpg"),
+        "aiopg" => Some("aiopg"),
         "sqlalchemy" => Some("sqlalchemy"),
         _ => None,
     }
@@ -441,6 +498,19 @@ fn py_in_retry_loop(node: Node<'_>) -> bool {
     false
 }
 
+/// Whether a call is the value of a `with` item (`with x() as y`).
+fn in_with_item(node: Node<'_>) -> bool {
+    let mut n = node;
+    while let Some(p) = n.parent() {
+        match p.kind() {
+            "await" | "parenthesized_expression" => n = p,
+            "as_pattern" | "with_item" => return true,
+            _ => return false,
+        }
+    }
+    false
+}
+
 /// The binding a value is assigned to: `x = <v>`, `x = await <v>`, `with <v> as x`.
 fn py_binding(node: Node<'_>, cx: &FileCx<'_>) -> Option<String> {
     let mut n = node;
@@ -514,16 +584,27 @@ impl PyVisitor {
                         match child.kind() {
                             "string_content" | "escape_sequence" => text.push_str(cx.text(child)),
                             "interpolation" => {
-                                holes = true;
+                                let quoted = child
+                                    .child_by_field_name("expression")
+                                    .or_else(|| child.named_child(0))
+                                    .is_some_and(|e| py_quotes(e, cx));
+                                if !quoted {
+                                    holes = true;
+                                }
                                 text.push(HOLE);
                             }
                             _ => {}
                         }
                     }
                 }
+                let with = if text.contains(HOLE) {
+                    "fstring"
+                } else {
+                    "literal"
+                };
                 Some(Sql {
                     text,
-                    with: if holes { "fstring" } else { "literal" },
+                    with,
                     unsafe_splice: holes,
                 })
             }
@@ -542,14 +623,14 @@ impl PyVisitor {
                         }
                         let mut text = String::new();
                         let mut unsafe_splice = false;
-                        for s in [l, r] {
+                        for (s, side) in [(l, left), (r, right)] {
                             match s {
                                 Some(s) => {
                                     unsafe_splice |= s.unsafe_splice;
                                     text.push_str(&s.text);
                                 }
                                 None => {
-                                    unsafe_splice = true;
+                                    unsafe_splice |= !py_quotes(side, cx);
                                     text.push(HOLE);
                                 }
                             }
@@ -649,7 +730,7 @@ impl PyVisitor {
         if let Some((recv, "autocommit")) = target.rsplit_once('.')
             && cx.text(right) == "True"
         {
-            if let Some(c) = self.st.conn_of(recv) {
+            if let Some(c) = self.st.conn_of(recv, &py_scopes(node)) {
                 self.st.conns[c].autocommit = true;
             }
             return;
@@ -692,7 +773,7 @@ impl PyVisitor {
         let Some(func) = node.child_by_field_name("function") else {
             return;
         };
-        if py_in_retry_loop(node) {
+        if py_in_retry_loop(node) || self.in_connecting_loop(node, cx) {
             let name = match func.kind() {
                 "identifier" => Some(cx.text(func)),
                 "attribute" => func.child_by_field_name("attribute").map(|a| cx.text(a)),
@@ -716,17 +797,20 @@ impl PyVisitor {
                 .and_then(|d| py::string_value(d, cx));
             let port6543 = py::kwarg(node, "port", cx).is_some_and(|v| cx.text(v).contains("6543"));
             let binding = py_binding(node, cx);
-            self.st.add_conn(Conn {
-                binding,
-                at: node.byte_range(),
-                library,
-                class: class.to_string(),
-                pool,
-                emit: true,
-                autocommit,
-                dsn_pooler: port6543 || dsn.as_deref().is_some_and(dsn_is_pooler),
-                ..Conn::default()
-            });
+            self.st.add_conn(
+                Conn {
+                    binding,
+                    at: node.byte_range(),
+                    library,
+                    class: class.to_string(),
+                    pool,
+                    emit: true,
+                    autocommit,
+                    dsn_pooler: port6543 || dsn.as_deref().is_some_and(dsn_is_pooler),
+                    ..Conn::default()
+                },
+                py_scope(node),
+            );
             return;
         }
         if func.kind() != "attribute" {
@@ -747,7 +831,7 @@ impl PyVisitor {
                 let Some(binding) = binding else { return };
                 match (method, recv_conn) {
                     ("cursor", Some(c)) => {
-                        self.st.bindings.insert(binding, c);
+                        self.st.bind(&binding, py_scope(node), c);
                     }
                     ("acquire" | "getconn" | "connection", _) => {
                         let library = recv_conn
@@ -761,19 +845,26 @@ impl PyVisitor {
                                 }
                             })
                             .unwrap_or("asyncpg");
+                        // `async with pool.acquire() as conn` / `with pool.connection() as conn` give
+                        // the connection back (reset, UNLISTEN) at the end of the block; a
+                        // connection acquired and kept is in effect a dedicated one.
+                        let released = in_with_item(node) || method == "getconn";
                         let autocommit = recv_conn
                             .and_then(|c| self.st.conns.get(c))
                             .is_some_and(|c| c.autocommit);
-                        self.st.add_conn(Conn {
-                            binding: Some(binding),
-                            at: node.byte_range(),
-                            library,
-                            class: method.to_string(),
-                            pool: true,
-                            parent: recv_conn,
-                            autocommit,
-                            ..Conn::default()
-                        });
+                        self.st.add_conn(
+                            Conn {
+                                binding: Some(binding),
+                                at: node.byte_range(),
+                                library,
+                                class: method.to_string(),
+                                pool: released,
+                                parent: recv_conn,
+                                autocommit,
+                                ..Conn::default()
+                            },
+                            py_scope(node),
+                        );
                     }
                     _ => {}
                 }
@@ -805,6 +896,12 @@ impl PyVisitor {
                 }
             }
             "add_listener" | "remove_listener" => {
+                let asyncpg_conn = recv_conn
+                    .and_then(|c| self.st.conns.get(c))
+                    .is_some_and(|c| c.library == "asyncpg");
+                if !asyncpg_conn && !self.st.imports.contains("asyncpg") {
+                    return; // APScheduler, Qt, ... have add_listener too
+                }
                 let args = py::positional(node);
                 let Some(ch) = args.first() else { return };
                 let chan = py_chan(*ch, cx);
@@ -835,6 +932,9 @@ impl PyVisitor {
                 });
             }
             "notifies" | "add_notify_handler" => {
+                if recv_conn.is_none() && !self.imports_psycopg() {
+                    return;
+                }
                 self.handler(node, method, receiver, recv_conn, Some("psycopg"), cx);
             }
             _ if PY_EXEC.contains(&method) => {
@@ -875,6 +975,35 @@ impl PyVisitor {
             }
             _ => {}
         }
+    }
+
+    fn imports_psycopg(&self) -> bool {
+        ["psycopg2", "psycopg", "aiopg"]
+            .iter()
+            .any(|l| self.st.imports.contains(l))
+    }
+
+    /// Whether a loop around `node` (in the same function) also (re)connects: functions
+    /// called there run again after a reconnect.
+    fn in_connecting_loop(&mut self, node: Node<'_>, cx: &FileCx<'_>) -> bool {
+        let mut n = node;
+        while let Some(p) = n.parent() {
+            match p.kind() {
+                "while_statement" | "for_statement" => {
+                    let hit = *self
+                        .loop_connects
+                        .entry(p.id())
+                        .or_insert_with(|| loop_connects(p, cx));
+                    if hit {
+                        return true;
+                    }
+                }
+                "function_definition" | "class_definition" => return false,
+                _ => {}
+            }
+            n = p;
+        }
+        false
     }
 
     fn handler(
@@ -940,7 +1069,15 @@ impl PyVisitor {
             return;
         }
         let conn = self.resolve(obj, cx);
-        self.handler(node, "notifies", receiver, conn, Some("psycopg2"), cx);
+        if conn.is_none() && !self.imports_psycopg() {
+            return;
+        }
+        let default = if self.st.imports.contains("aiopg") {
+            "aiopg"
+        } else {
+            "psycopg2"
+        };
+        self.handler(node, "notifies", receiver, conn, Some(default), cx);
     }
 
     fn resolve(&self, obj: Node<'_>, cx: &FileCx<'_>) -> Option<usize> {
@@ -964,8 +1101,25 @@ impl PyVisitor {
             break;
         }
         let path = py::dotted(obj, cx)?.join(".");
-        self.st.conn_of(&path)
+        self.st.conn_of(&path, &py_scopes(obj))
     }
+}
+
+/// A call that quotes a value for SQL: `quote_ident(x, conn)`, `sql.Identifier(x)`,
+/// `sql.Literal(x)`, `escape_identifier`.
+fn py_quotes(expr: Node<'_>, cx: &FileCx<'_>) -> bool {
+    if expr.kind() != "call" {
+        return false;
+    }
+    let Some(f) = expr.child_by_field_name("function") else {
+        return false;
+    };
+    let name = match f.kind() {
+        "attribute" => f.child_by_field_name("attribute").map(|a| cx.text(a)),
+        "identifier" => Some(cx.text(f)),
+        _ => None,
+    };
+    name.is_some_and(|n| quoting_name(n) || n == "Identifier")
 }
 
 /// A query parameter as a value: a string literal, `"json"` for `json.dumps(...)`.
@@ -1387,16 +1541,19 @@ impl JsVisitor {
             .and_then(|o| js::object_property(o, "port", cx))
             .is_some_and(|p| cx.text(p).contains("6543"));
         let binding = js_binding(node, cx);
-        self.st.add_conn(Conn {
-            binding,
-            at: node.byte_range(),
-            library: "pg",
-            class: class.to_string(),
-            pool: class == "Pool",
-            emit: true,
-            dsn_pooler: port || dsn.as_deref().is_some_and(dsn_is_pooler),
-            ..Conn::default()
-        });
+        self.st.add_conn(
+            Conn {
+                binding,
+                at: node.byte_range(),
+                library: "pg",
+                class: class.to_string(),
+                pool: class == "Pool",
+                emit: true,
+                dsn_pooler: port || dsn.as_deref().is_some_and(dsn_is_pooler),
+                ..Conn::default()
+            },
+            js_scope(node),
+        );
     }
 
     fn sql_of(&self, node: Node<'_>, cx: &FileCx<'_>) -> Option<Sql> {
@@ -1415,15 +1572,22 @@ impl JsVisitor {
                     match child.kind() {
                         "string_fragment" | "escape_sequence" => text.push_str(cx.text(child)),
                         "template_substitution" => {
-                            holes = true;
+                            if !child.named_child(0).is_some_and(|e| js_quotes(e, cx)) {
+                                holes = true;
+                            }
                             text.push(HOLE);
                         }
                         _ => {}
                     }
                 }
+                let with = if text.contains(HOLE) {
+                    "template"
+                } else {
+                    "literal"
+                };
                 Some(Sql {
                     text,
-                    with: if holes { "template" } else { "literal" },
+                    with,
                     unsafe_splice: holes,
                 })
             }
@@ -1433,21 +1597,25 @@ impl JsVisitor {
                 if op != "+" {
                     return None;
                 }
-                let l = self.sql_of(node.child_by_field_name("left")?, cx);
-                let r = self.sql_of(node.child_by_field_name("right")?, cx);
+                let (left, right) = (
+                    node.child_by_field_name("left")?,
+                    node.child_by_field_name("right")?,
+                );
+                let l = self.sql_of(left, cx);
+                let r = self.sql_of(right, cx);
                 if l.is_none() && r.is_none() {
                     return None;
                 }
                 let mut text = String::new();
                 let mut unsafe_splice = false;
-                for s in [l, r] {
+                for (s, side) in [(l, left), (r, right)] {
                     match s {
                         Some(s) => {
                             unsafe_splice |= s.unsafe_splice;
                             text.push_str(&s.text);
                         }
                         None => {
-                            unsafe_splice = true;
+                            unsafe_splice |= !js_quotes(side, cx);
                             text.push(HOLE);
                         }
                     }
@@ -1465,7 +1633,20 @@ impl JsVisitor {
 
     fn resolve(&self, obj: Node<'_>, cx: &FileCx<'_>) -> Option<usize> {
         let path = js::member_path(obj, cx)?;
-        self.st.conn_of(&path)
+        self.st.conn_of(&path, &js_scopes(obj))
+    }
+
+    /// A client or pool passed to a function may get its handlers there.
+    fn mark_escapes(&mut self, args: &[Node<'_>], cx: &FileCx<'_>) {
+        for a in args {
+            let a = js::unwrap_expr(*a);
+            if !matches!(a.kind(), "identifier" | "member_expression") {
+                continue;
+            }
+            if let Some(c) = self.resolve(a, cx) {
+                self.st.conns[c].escapes = true;
+            }
+        }
     }
 
     fn on_call(&mut self, node: Node<'_>, cx: &FileCx<'_>) {
@@ -1473,21 +1654,28 @@ impl JsVisitor {
             return;
         };
         let func = js::unwrap_expr(func);
+        if !self.st.conns.is_empty() {
+            let args = js::arguments(node);
+            self.mark_escapes(&args, cx);
+        }
         if func.kind() == "identifier" && self.subscriber_fns.contains(cx.text(func)) {
             let binding = js_binding(node, cx);
             let dsn = js::arguments(node).into_iter().next().and_then(|o| {
                 js::object_property(o, "connectionString", cx).and_then(|v| js::string_value(v, cx))
             });
-            self.st.add_conn(Conn {
-                binding,
-                at: node.byte_range(),
-                library: "pg-listen",
-                class: "subscriber".into(),
-                emit: true,
-                reconnect: true,
-                dsn_pooler: dsn.as_deref().is_some_and(dsn_is_pooler),
-                ..Conn::default()
-            });
+            self.st.add_conn(
+                Conn {
+                    binding,
+                    at: node.byte_range(),
+                    library: "pg-listen",
+                    class: "subscriber".into(),
+                    emit: true,
+                    reconnect: true,
+                    dsn_pooler: dsn.as_deref().is_some_and(dsn_is_pooler),
+                    ..Conn::default()
+                },
+                js_scope(node),
+            );
             return;
         }
         if func.kind() != "member_expression" {
@@ -1518,27 +1706,32 @@ impl JsVisitor {
                 if !is_pool {
                     return;
                 }
-                let binding = js_binding(node, cx).or_else(|| {
-                    // pool.connect((err, client, release) => ...)
-                    let cb = args.first().map(|a| js::unwrap_expr(*a))?;
-                    if !js::is_function(cb) {
-                        return None;
-                    }
-                    let params = cb.child_by_field_name("parameters")?;
-                    let mut c = params.walk();
-                    let p = params.named_children(&mut c).nth(1)?;
-                    Some(cx.text(p).to_string())
-                });
-                if let Some(binding) = binding {
-                    self.st.add_conn(Conn {
-                        binding: Some(binding),
-                        at: node.byte_range(),
-                        library: "pg",
-                        class: "PoolClient".into(),
-                        pool: true,
-                        parent: recv_conn,
-                        ..Conn::default()
+                let binding = js_binding(node, cx)
+                    .map(|b| (b, js_scope(node)))
+                    .or_else(|| {
+                        // pool.connect((err, client, release) => ...): bound in the callback
+                        let cb = args.first().map(|a| js::unwrap_expr(*a))?;
+                        if !js::is_function(cb) {
+                            return None;
+                        }
+                        let params = cb.child_by_field_name("parameters")?;
+                        let mut c = params.walk();
+                        let p = params.named_children(&mut c).nth(1)?;
+                        Some((cx.text(p).to_string(), cb.start_byte()))
                     });
+                if let Some((binding, scope)) = binding {
+                    self.st.add_conn(
+                        Conn {
+                            binding: Some(binding),
+                            at: node.byte_range(),
+                            library: "pg",
+                            class: "PoolClient".into(),
+                            pool: true,
+                            parent: recv_conn,
+                            ..Conn::default()
+                        },
+                        scope,
+                    );
                 }
             }
             "query" => {
@@ -1746,6 +1939,31 @@ impl JsVisitor {
             retry_local: false,
         });
     }
+}
+
+/// A call that quotes a value for SQL: `format.ident(x)`, `client.escapeIdentifier(x)`,
+/// `escapeLiteral`, pg-format `format('%I', x)`, `quoteIdent(x)`.
+fn js_quotes(expr: Node<'_>, cx: &FileCx<'_>) -> bool {
+    let expr = js::unwrap_expr(expr);
+    if expr.kind() != "call_expression" {
+        return false;
+    }
+    let Some(f) = expr.child_by_field_name("function") else {
+        return false;
+    };
+    let name = match f.kind() {
+        "member_expression" => f.child_by_field_name("property").map(|p| cx.text(p)),
+        "identifier" => Some(cx.text(f)),
+        _ => None,
+    };
+    name.is_some_and(quoting_name)
+}
+
+fn quoting_name(name: &str) -> bool {
+    let l = name.to_ascii_lowercase();
+    ["ident", "literal", "escape", "quote"]
+        .iter()
+        .any(|w| l.contains(w))
 }
 
 fn js_param(node: Node<'_>, cx: &FileCx<'_>) -> Option<Value> {

@@ -456,7 +456,7 @@ fn statement(
             let name = qident_content(raw);
             if name.contains(HOLE) {
                 let mut c = dynamic_word(&name);
-                c.raw = raw.to_string();
+                c.raw = raw.replace(HOLE, "{…}");
                 c
             } else {
                 Chan {
