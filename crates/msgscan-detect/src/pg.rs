@@ -51,7 +51,7 @@ pub(crate) const KINDS: &[KindSpec] = &[
             "function": String = "the SQL function whose body holds it",
             "trigger_function": Bool = "that function `RETURNS trigger`",
             "trigger_level": String = "`row` if a FOR EACH ROW trigger of the same file executes that function, else `statement` if a statement-level one does",
-            "library": String = "client library: `psycopg2`, `psycopg`, `asyncpg`, `sqlalchemy`, `pg`, `pg-listen`",
+            "library": String = "client library: `psycopg2`, `psycopg`, `asyncpg`, `aiopg`, `sqlalchemy`, `pg`, `pg-listen`",
             "receiver": String = "the object the call is made on, as written",
         },
     },
@@ -108,7 +108,7 @@ pub(crate) const KINDS: &[KindSpec] = &[
             "connection": String = "the binding of the connection, when resolved in the file",
             "pool": Bool = "the receiver is a pool or a pooled client; absent when unknown",
             "has_error_handler": Bool = "node: an `'error'` listener is registered on the same client",
-            "reconnect": Bool = "a reconnect path exists: node, an `'error'`/`'end'` listener on the client that reconnects, re-listens, retries or exits; pg-listen (reconnects itself); asyncpg, `add_termination_listener`; Python, the code runs inside a retry loop (a `while`/`for` whose body catches errors) or a function decorated with `retry`/`backoff`",
+            "reconnect": Bool = "a reconnect path exists: node, an `'error'`/`'end'` listener on the client that reconnects, re-listens, retries, throws or exits (a handler passed by reference counts); pg-listen (reconnects itself); asyncpg, `add_termination_listener`; Python, the code runs in a loop that also connects, in a function called from a retry loop (a loop around a `try`, or a loop that connects), or in a function decorated with `retry`/`backoff`. Absent when the connection is not created in the file and no retry is seen",
             "handler_async": Bool = "node: the callback is an async function",
         },
     },
@@ -688,6 +688,160 @@ pub(crate) fn link(facts: &[crate::Fact], linker: &mut crate::link::Linker) {
 #[cfg(test)]
 mod tests {
     use super::glob;
+    use crate::Fact;
+    use msgscan_lang::{FileParser, Language};
+    use serde_json::Value;
+
+    pub(crate) fn facts(path: &str, language: Language, text: &str) -> Vec<Fact> {
+        let mut parser = FileParser::new(std::time::Duration::from_secs(5));
+        match parser.parse(language, text) {
+            Ok(parsed) => crate::detect(path, text, &parsed),
+            Err(e) => panic!("parse failed: {e:?}"),
+        }
+    }
+
+    fn attr<'a>(f: &'a Fact, k: &str) -> Option<&'a Value> {
+        f.attrs.get(k)
+    }
+
+    #[test]
+    fn trigger_defined_before_its_function_is_still_linked() {
+        let sql = "CREATE TRIGGER t AFTER INSERT ON jobs FOR EACH ROW EXECUTE FUNCTION public.tell();\n\
+                   CREATE FUNCTION public.tell() RETURNS trigger AS $x$\n\
+                   DECLARE ch CONSTANT text := 'Jobs';\n\
+                   BEGIN PERFORM pg_notify(ch, 'new'); RETURN NEW; END $x$ LANGUAGE plpgsql;\n";
+        let fs = facts("m.sql", Language::Sql, sql);
+        let notify = fs
+            .iter()
+            .find(|f| f.kind == "pg_notify")
+            .unwrap_or_else(|| unreachable!());
+        assert_eq!(notify.name.as_deref(), Some("Jobs"));
+        assert_eq!(notify.line, 4);
+        assert_eq!(attr(notify, "name_source"), Some(&Value::from("variable")));
+        assert_eq!(attr(notify, "trigger_level"), Some(&Value::from("row")));
+        assert_eq!(attr(notify, "payload_kind"), Some(&Value::from("constant")));
+        let nt = fs
+            .iter()
+            .find(|f| f.kind == "sql_notify_trigger")
+            .unwrap_or_else(|| unreachable!());
+        assert_eq!(attr(nt, "channels"), Some(&serde_json::json!(["Jobs"])));
+        assert_eq!(attr(nt, "level"), Some(&Value::from("row")));
+    }
+
+    #[test]
+    fn default_trigger_level_is_statement_and_non_notifying_triggers_are_plain() {
+        let sql = "CREATE TRIGGER t BEFORE UPDATE ON jobs EXECUTE FUNCTION touch();\n";
+        let fs = facts("m.sql", Language::Sql, sql);
+        assert_eq!(fs.len(), 1);
+        assert_eq!(fs[0].kind, "sql_trigger");
+        assert_eq!(attr(&fs[0], "level"), Some(&Value::from("statement")));
+        assert_eq!(attr(&fs[0], "timing"), Some(&Value::from("before")));
+    }
+
+    #[test]
+    fn broken_sql_does_not_panic_or_hang() {
+        for text in [
+            "CREATE FUNCTION f() RETURNS void AS $body$ BEGIN NOTIFY x;\n",
+            "NOTIFY",
+            "LISTEN ;",
+            "SELECT pg_notify(",
+            "CREATE TRIGGER",
+            "DO $$ BEGIN EXECUTE 'NOTIFY ' || ; END $$;",
+        ] {
+            let mut parser = FileParser::new(std::time::Duration::from_secs(5));
+            if let Ok(parsed) = parser.parse(Language::Sql, text) {
+                let _ = crate::detect("x.sql", text, &parsed);
+            }
+        }
+    }
+
+    #[test]
+    fn python_and_node_facts_share_the_channel_space() {
+        let py = "import psycopg2\nconn = psycopg2.connect('')\nconn.cursor().execute('LISTEN Orders')\n\
+                  conn.cursor().execute('Please notify the admin')\n";
+        let fs = facts("w.py", Language::Python, py);
+        let listens: Vec<&Fact> = fs.iter().filter(|f| f.kind == "pg_listen").collect();
+        assert_eq!(listens.len(), 1, "{fs:#?}");
+        assert_eq!(listens[0].name.as_deref(), Some("orders"));
+        assert_eq!(attr(listens[0], "autocommit"), Some(&Value::from(false)));
+        assert_eq!(attr(listens[0], "raw_name"), Some(&Value::from("Orders")));
+        let js = "const { Client } = require('pg');\nconst c = new Client();\n\
+                  c.query(`NOTIFY orders, '${x}'`);\nc.query('SELECT 1');\n";
+        let fs = facts("p.js", Language::JavaScript, js);
+        let n = fs
+            .iter()
+            .find(|f| f.kind == "pg_notify")
+            .unwrap_or_else(|| unreachable!());
+        assert_eq!(n.name.as_deref(), Some("orders"));
+        assert_eq!(attr(n, "string_built"), Some(&Value::from(true)));
+        assert_eq!(attr(n, "payload_kind"), Some(&Value::from("interpolated")));
+        let conn = fs
+            .iter()
+            .find(|f| f.kind == "pg_connection")
+            .unwrap_or_else(|| unreachable!());
+        assert_eq!(attr(conn, "listens"), Some(&Value::from(false)));
+        assert_eq!(attr(conn, "has_error_handler"), Some(&Value::from(false)));
+    }
+
+    /// Every fact the pg fixtures produce has a declared kind, and every attribute is
+    /// declared with the type it has.
+    #[test]
+    fn emitted_attributes_are_declared() {
+        use crate::AttrType;
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures");
+        let mut stack = vec![root.join("projects"), root.join("rules")];
+        let mut checked = 0;
+        while let Some(dir) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                let path = e.path();
+                if path.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                let p = path.to_string_lossy().to_string();
+                if !p.contains("/pg-") {
+                    continue;
+                }
+                let Some(lang) = Language::from_path(&path) else {
+                    continue;
+                };
+                let Ok(text) = std::fs::read_to_string(&path) else {
+                    continue;
+                };
+                for f in facts(&p, lang, &text) {
+                    let spec = crate::kind(&f.kind)
+                        .unwrap_or_else(|| panic!("undeclared kind {}", f.kind));
+                    assert_eq!(spec.transport, f.transport, "{}", f.kind);
+                    for (k, v) in &f.attrs {
+                        let a = spec.attr(k).unwrap_or_else(|| {
+                            panic!("{p}: {} emits undeclared attr `{k}`", f.kind)
+                        });
+                        let ok = match a.ty {
+                            AttrType::Bool => v.is_boolean(),
+                            AttrType::Int => v.is_u64() || v.is_i64(),
+                            AttrType::String => v.is_string(),
+                            AttrType::List => v.is_array(),
+                            AttrType::Value => true,
+                        };
+                        assert!(ok, "{p}: {}.{k} = {v} is not {}", f.kind, a.ty.as_str());
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked > 100, "only {checked} attributes checked");
+    }
+
+    #[test]
+    fn files_without_pg_are_left_alone() {
+        let js = "const emitter = makeThing();\nemitter.query('listen to me');\nsocket.on('notification', f);\n";
+        assert!(facts("a.js", Language::JavaScript, js).is_empty());
+        let py = "def f(scheduler):\n    scheduler.add_listener(cb, 1)\n    sock.listen(5)\n";
+        assert!(facts("a.py", Language::Python, py).is_empty());
+    }
 
     #[test]
     fn globs() {
