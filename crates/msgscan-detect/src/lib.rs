@@ -11,6 +11,7 @@ mod fact;
 mod js;
 pub mod link;
 mod node_events;
+mod node_runtime;
 mod py;
 
 pub use engine::{Detector, FactBuilder, FileCx, Visitor, detect, may_match};
@@ -19,12 +20,19 @@ pub use link::{Channel, Linker, Topology};
 
 /// Every detector, in a fixed order (the order of the dispatch bitmask).
 pub fn detectors() -> &'static [&'static dyn Detector] {
-    &[&celery::Celery, &node_events::NodeEvents]
+    &[
+        &celery::Celery,
+        &node_events::NodeEvents,
+        &node_runtime::NodeRuntime,
+    ]
 }
 
 /// Every fact kind msgscan emits, with its documented attributes.
 pub fn kinds() -> impl Iterator<Item = &'static KindSpec> {
-    celery::KINDS.iter().chain(node_events::KINDS.iter())
+    celery::KINDS
+        .iter()
+        .chain(node_events::KINDS.iter())
+        .chain(node_runtime::KINDS.iter())
 }
 
 /// The spec of one fact kind.
