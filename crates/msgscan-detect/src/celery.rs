@@ -661,12 +661,18 @@ impl CeleryVisitor {
             "add_periodic_task" => {
                 let args = py::positional(node);
                 let sig = args.get(1).copied().or_else(|| py::kwarg(node, "sig", cx));
-                let task = sig.and_then(|s| {
-                    let f = s.child_by_field_name("function")?;
-                    let obj = f.child_by_field_name("object")?;
-                    let parts = py::dotted(obj, cx)?;
-                    let target = parts.join(".");
-                    Some(self.tasks.get(&target).cloned().unwrap_or(target))
+                let task = sig.map(|s| {
+                    let dotted = s
+                        .child_by_field_name("function")
+                        .and_then(|f| f.child_by_field_name("object"))
+                        .and_then(|o| py::dotted(o, cx));
+                    match dotted {
+                        Some(parts) => {
+                            let target = parts.join(".");
+                            self.tasks.get(&target).cloned().unwrap_or(target)
+                        }
+                        None => compact_src(cx.text(s)),
+                    }
                 });
                 let schedule = args
                     .first()
@@ -1154,7 +1160,8 @@ impl CeleryVisitor {
                     })
                     .and_then(|p| p.child_by_field_name("value"))
             };
-            let task = field("task").and_then(|t| py::string_value(t, cx));
+            let task = field("task")
+                .map(|t| py::string_value(t, cx).unwrap_or_else(|| compact_src(cx.text(t))));
             let schedule = field("schedule").map(|s| py::value(s, cx));
             let expires = field("options").and_then(|o| {
                 if let Value::Object(m) = py::value(o, cx) {
@@ -1462,6 +1469,8 @@ fn broker_url(url: &str) -> BrokerUrl {
             m = format!("{scheme}://{user}:***@{}", &rest[cred.len() + 1..]);
         }
         masked.push(m);
+        // `mongodb://h0:1,h1:2/`: the first host.
+        let hostpart = hostpart.split(',').next().unwrap_or(hostpart);
         let host = hostpart
             .rsplit_once(':')
             .filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit()))

@@ -58,6 +58,7 @@ pub(crate) const KINDS: &[KindSpec] = &[
             "exit_handler_exits": Bool = "an `'exit'` handler ends the primary (`process.exit`), leaving restarts to a supervisor",
             "in_exit_handler": Bool = "this fork is itself inside an `'exit'` handler (the respawn)",
             "in_loop": Bool = "inside a loop",
+            "escapes": Bool = "the forked worker is returned, passed to a call or stored, so its lifecycle may be handled elsewhere",
         },
     },
     KindSpec {
@@ -167,6 +168,7 @@ impl Detector for NodeRuntime {
             "call_expression",
             "identifier",
             "return_statement",
+            "function_declaration",
         ]
     }
     fn needles(&self) -> &'static [&'static str] {
@@ -196,12 +198,17 @@ struct WorkerNew {
     in_handler: Option<&'static str>,
     in_loop: bool,
     eval: bool,
+    unbound_escape: bool,
 }
 
 struct Fork {
     at: Range<usize>,
     in_loop: bool,
     functions: Vec<String>,
+    binding: Option<String>,
+    scope: Option<Range<usize>>,
+    /// Not bound and not a statement of its own: returned, passed or stored.
+    unbound_escape: bool,
 }
 
 struct Listen {
@@ -209,6 +216,8 @@ struct Listen {
     receiver: String,
     event: String,
     handler: Option<Range<usize>>,
+    /// A handler passed by name, resolved against the file's functions at the end.
+    handler_name: Option<String>,
 }
 
 struct Pipe {
@@ -717,6 +726,7 @@ impl RtVisitor {
             in_handler,
             in_loop: js::loop_of(node, cx).is_some(),
             eval,
+            unbound_escape: binding_none_escapes(node, cx),
         });
     }
 
@@ -799,6 +809,7 @@ impl RtVisitor {
                             receiver: r,
                             event: ev,
                             handler: None,
+                            handler_name: None,
                         });
                     }
                     return;
@@ -832,10 +843,20 @@ impl RtVisitor {
                         }
                         n = f;
                     }
+                    let binding = js::binding_of(node, cx);
+                    let scope = match &binding {
+                        Some(b) if !b.contains('.') => {
+                            js::enclosing_function(node).map(|f| f.byte_range())
+                        }
+                        _ => None,
+                    };
                     self.forks.push(Fork {
                         at: node.byte_range(),
                         in_loop: js::loop_of(node, cx).is_some(),
                         functions,
+                        unbound_escape: binding_none_escapes(node, cx),
+                        binding,
+                        scope,
                     });
                 }
             }
@@ -867,11 +888,11 @@ impl RtVisitor {
                         .attr("pauses", pauses);
                     cx.emit(fact);
                 }
-                let handler_range = handler.map(|h| h.byte_range()).or_else(|| {
-                    args.get(1)
-                        .filter(|h| h.kind() == "identifier")
-                        .and_then(|h| self.functions.get(cx.text(*h)).cloned())
-                });
+                let handler_range = handler.map(|h| h.byte_range());
+                let handler_name = args
+                    .get(1)
+                    .filter(|h| h.kind() == "identifier")
+                    .map(|h| cx.text(*h).to_string());
                 // Worker side: `parentPort.on('message', ...)`.
                 if self.is_port(&r) && ev == "message" {
                     self.listens_message = true;
@@ -883,6 +904,7 @@ impl RtVisitor {
                         receiver: r,
                         event: ev,
                         handler: handler_range,
+                        handler_name,
                     });
                 }
             }
@@ -981,10 +1003,21 @@ impl RtVisitor {
         cx: &mut FileCx<'_>,
     ) {
         let Some(r) = receiver else { return };
+        // Console output of a CLI is not a channel worth an inventory entry.
+        if matches!(r.as_str(), "process.stdout" | "process.stderr") {
+            return;
+        }
         if !(self.streams.contains(&r) || self.is_stream(obj, cx)) {
             return;
         }
-        let loop_node = js::loop_of(node, cx);
+        let mut loop_node = js::loop_of(node, cx);
+        // A loop over several streams (`for (const s of outputs) s.write(line)`, or a
+        // receiver reassigned in the body) writes each stream once per iteration.
+        if let Some(l) = loop_node
+            && per_iteration(l, &r, cx)
+        {
+            loop_node = None;
+        }
         let data_handler = data_handler_of(node, cx);
         if loop_node.is_none() && data_handler.is_none() {
             return;
@@ -1064,6 +1097,75 @@ impl RtVisitor {
             .map(|l| l.event.as_str())
             .collect()
     }
+}
+
+/// Whether an unbound `new Worker(...)` / `cluster.fork()` is handed elsewhere (returned,
+/// passed to a call, stored in an array or object) rather than being a statement of its own
+/// (possibly with chained listeners).
+fn binding_none_escapes(node: Node<'_>, cx: &FileCx<'_>) -> bool {
+    if js::binding_of(node, cx).is_some() {
+        return false;
+    }
+    let mut n = node;
+    while let Some(p) = n.parent() {
+        match p.kind() {
+            "parenthesized_expression" | "await_expression" | "as_expression" => n = p,
+            // `new Worker(f).on('error', h)`: the chain's call.
+            "member_expression" => match p.parent().filter(|c| c.kind() == "call_expression") {
+                Some(c) => n = c,
+                None => return true,
+            },
+            "expression_statement" => return false,
+            _ => return true,
+        }
+    }
+    false
+}
+
+/// Whether a loop binds `receiver` anew on each iteration: it is the loop variable, a
+/// callback parameter of `forEach`/`map`, or assigned inside the body.
+fn per_iteration(l: Node<'_>, receiver: &str, cx: &FileCx<'_>) -> bool {
+    let is_word = |c: char| c.is_alphanumeric() || c == '_' || c == '$';
+    let head = receiver.split('.').next().unwrap_or(receiver);
+    if let Some(left) = l.child_by_field_name("left")
+        && cx
+            .text(left)
+            .split(|c: char| !is_word(c))
+            .any(|w| w == head)
+    {
+        return true;
+    }
+    if l.kind() == "call_expression"
+        && let Some(f) = js::arguments(l).into_iter().find(|a| js::is_function(*a))
+        && js::param_names(f, cx).iter().any(|p| p == head)
+    {
+        return true;
+    }
+    let body = cx.text(l);
+    [receiver, head]
+        .iter()
+        .any(|name| assigned_in(body, name, is_word))
+}
+
+fn assigned_in(body: &str, receiver: &str, is_word: impl Fn(char) -> bool) -> bool {
+    let mut from = 0;
+    while let Some(i) = body.get(from..).and_then(|r| r.find(receiver)) {
+        let at = from + i;
+        let before_ok = !body[..at]
+            .chars()
+            .next_back()
+            .is_some_and(|c| is_word(c) || c == '.');
+        let after = body[at + receiver.len()..].trim_start();
+        if before_ok
+            && after.starts_with('=')
+            && !after.starts_with("==")
+            && !after.starts_with("=>")
+        {
+            return true;
+        }
+        from = at + receiver.len();
+    }
+    false
 }
 
 /// The `'data'` handler a node is inside of, if any (in its own function).
@@ -1210,7 +1312,7 @@ impl<'t> Visitor<'t> for RtVisitor {
         // Workers.
         for w in &self.workers {
             let mut events: HashSet<&str> = w.chained.iter().map(String::as_str).collect();
-            let mut escapes = false;
+            let mut escapes = w.unbound_escape;
             if let Some(b) = &w.binding {
                 events.extend(self.listeners_of(b, w.scope.as_ref()));
                 escapes = self
@@ -1266,19 +1368,25 @@ impl<'t> Visitor<'t> for RtVisitor {
                 .filter(|(_, m)| **m == "cluster")
                 .map(|(n, _)| n.as_str())
                 .collect();
+            // `'disconnect'` follows every worker exit too (throng respawns on it).
+            let exit_like = |e: &str| matches!(e, "exit" | "death" | "disconnect");
             let exit_handlers: Vec<&Range<usize>> = self
                 .listens
                 .iter()
                 .filter(|l| {
-                    matches!(l.event.as_str(), "exit" | "death")
+                    exit_like(&l.event)
                         && (cluster_names.contains(l.receiver.as_str()) || l.receiver != "process")
                 })
-                .filter_map(|l| l.handler.as_ref())
+                .filter_map(|l| {
+                    l.handler
+                        .as_ref()
+                        .or_else(|| l.handler_name.as_ref().and_then(|n| self.functions.get(n)))
+                })
                 .collect();
-            let has_exit = self.listens.iter().any(|l| {
-                matches!(l.event.as_str(), "exit" | "death")
-                    && cluster_names.contains(l.receiver.as_str())
-            });
+            let has_exit = self
+                .listens
+                .iter()
+                .any(|l| exit_like(&l.event) && cluster_names.contains(l.receiver.as_str()));
             // Functions that fork, directly or through other functions of the file.
             let mut forking: HashSet<String> = self
                 .forks
@@ -1314,6 +1422,12 @@ impl<'t> Visitor<'t> for RtVisitor {
                 .iter()
                 .any(|h| self.exits.iter().any(|at| h.contains(at)));
             for f in &self.forks {
+                let escapes = f.unbound_escape
+                    || f.binding.as_ref().is_some_and(|b| {
+                        self.escapes.iter().any(|(n, at)| {
+                            n == b && f.scope.as_ref().is_none_or(|s| s.contains(at))
+                        })
+                    });
                 let fact = cx
                     .fact_range("cluster_fork", "cluster", Role::Definition, f.at.clone())
                     .attr("has_exit_listener", has_exit)
@@ -1323,7 +1437,8 @@ impl<'t> Visitor<'t> for RtVisitor {
                         "in_exit_handler",
                         exit_handlers.iter().any(|h| js::within(&f.at, h)),
                     )
-                    .attr("in_loop", f.in_loop);
+                    .attr("in_loop", f.in_loop)
+                    .attr("escapes", escapes);
                 cx.emit(fact);
             }
         }
