@@ -101,6 +101,7 @@ pub(crate) const KINDS: &[KindSpec] = &[
             "entry": String = "the entry's key (or `name=`)",
             "task": String = "the task name",
             "schedule": Value = "the schedule as written (seconds, `crontab(...)`, `timedelta(...)`)",
+            "schedule_seconds": Int = "how often it runs, in seconds, where clear: a number, a `timedelta`, or a `crontab` every minute / every N minutes / hourly / every N hours",
             "expires": Value = "`options={'expires': ...}` (or `expires=`)",
         },
     },
@@ -674,11 +675,12 @@ impl CeleryVisitor {
                         None => compact_src(cx.text(s)),
                     }
                 });
-                let schedule = args
+                let schedule_node = args
                     .first()
                     .copied()
-                    .or_else(|| py::kwarg(node, "schedule", cx))
-                    .map(|s| py::value(s, cx));
+                    .or_else(|| py::kwarg(node, "schedule", cx));
+                let schedule = schedule_node.map(|s| py::value(s, cx));
+                let period = schedule_node.and_then(|s| schedule_period(s, cx));
                 let entry = py::kwarg(node, "name", cx).and_then(|n| py::string_value(n, cx));
                 let fact = cx
                     .fact("celery_beat_entry", TRANSPORT, Role::Producer, node)
@@ -686,6 +688,7 @@ impl CeleryVisitor {
                     .attr_opt("entry", entry)
                     .attr_opt("task", task)
                     .attr_opt("schedule", schedule)
+                    .attr_opt("schedule_seconds", period)
                     .attr_opt(
                         "expires",
                         py::kwarg(node, "expires", cx).map(|e| py::value(e, cx)),
@@ -1162,7 +1165,9 @@ impl CeleryVisitor {
             };
             let task = field("task")
                 .map(|t| py::string_value(t, cx).unwrap_or_else(|| compact_src(cx.text(t))));
-            let schedule = field("schedule").map(|s| py::value(s, cx));
+            let schedule_node = field("schedule");
+            let schedule = schedule_node.map(|s| py::value(s, cx));
+            let period = schedule_node.and_then(|s| schedule_period(s, cx));
             let expires = field("options").and_then(|o| {
                 if let Value::Object(m) = py::value(o, cx) {
                     m.get("expires").cloned()
@@ -1176,6 +1181,7 @@ impl CeleryVisitor {
                 .attr("entry", entry)
                 .attr_opt("task", task)
                 .attr_opt("schedule", schedule)
+                .attr_opt("schedule_seconds", period)
                 .attr_opt("expires", expires);
             cx.emit(fact);
         }
@@ -1420,6 +1426,43 @@ fn const_seconds(node: Node<'_>, cx: &FileCx<'_>) -> Option<f64> {
         }
         _ => None,
     }
+}
+
+/// How often a schedule fires, in seconds, where that is clear: a number or `timedelta`,
+/// or a `crontab` that runs every minute (`minute` unset or `*`), every N minutes
+/// (`*/N`), or hourly (a fixed minute, `hour` unset or `*`) / every N hours.
+fn schedule_period(node: Node<'_>, cx: &FileCx<'_>) -> Option<i64> {
+    if let Some(secs) = const_seconds(node, cx) {
+        return Some(secs as i64);
+    }
+    if node.kind() != "call" {
+        return None;
+    }
+    let f = node.child_by_field_name("function")?;
+    if py::dotted(f, cx)?.last() != Some(&"crontab") {
+        return None;
+    }
+    let field = |name: &str, pos: usize| -> Option<String> {
+        py::kwarg(node, name, cx)
+            .or_else(|| py::positional(node).get(pos).copied())
+            .map(|v| py::string_value(v, cx).unwrap_or_else(|| cx.text(v).to_string()))
+    };
+    let every = |v: Option<String>, unit: i64| -> Option<i64> {
+        match v.as_deref() {
+            None | Some("*") => Some(unit),
+            Some(x) => x
+                .strip_prefix("*/")?
+                .trim()
+                .parse::<i64>()
+                .ok()
+                .map(|n| n * unit),
+        }
+    };
+    if let Some(p) = every(field("minute", 0), 60) {
+        return Some(p);
+    }
+    // A fixed minute: hourly unless the hour is fixed too.
+    every(field("hour", 1), 3600)
 }
 
 struct BrokerUrl {
