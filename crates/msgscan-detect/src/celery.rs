@@ -69,6 +69,7 @@ pub(crate) const KINDS: &[KindSpec] = &[
             "calls_without_timeout": List = "network calls in the body without `timeout=`",
             "calls_retry": Bool = "the body calls `self.retry(...)` (or `<task>.retry`)",
             "retry_without_countdown": Bool = "some `self.retry(...)` call has neither `countdown=` nor `eta=`",
+            "swallowed_exceptions": List = "broad `except:` / `except Exception` clauses of the body that neither re-raise, retry nor log (`except Exception (line 12)`)",
         },
     },
     KindSpec {
@@ -85,6 +86,35 @@ pub(crate) const KINDS: &[KindSpec] = &[
             "retry": Value = "`retry=` (publish retry)",
             "serializer": Value = "`serializer=`",
             "queue": Value = "`queue=`",
+            "countdown_seconds": Int = "`countdown=` when it is a constant expression (`3600`, `60 * 60 * 24`, `timedelta(hours=2).total_seconds()`)",
+            "eta_offset_seconds": Int = "`eta=<now> + timedelta(...)`: the constant offset in seconds",
+            "in_atomic": Bool = "the call is inside `with transaction.atomic():`, a function decorated `@transaction.atomic`, or `with session.begin():`",
+            "on_commit": Bool = "the call is deferred until commit (`transaction.on_commit(lambda: ...)`, `.delay_on_commit`)",
+            "orm_args": List = "arguments that are model instances: names bound in the same function to `Model.objects.get(...)`, `get_object_or_404(...)`, `Model.query.first()`, `session.get(...)`, loop variables over a queryset, and `request.user` (`order = Order.objects.get(...)`)",
+        },
+    },
+    KindSpec {
+        kind: "celery_beat_entry",
+        transport: TRANSPORT,
+        doc: "A periodic task: an entry of a `beat_schedule` dict (`app.conf.beat_schedule`, `CELERY_BEAT_SCHEDULE`, `conf.update(beat_schedule=...)`) or `add_periodic_task(...)`. Name: the task it sends.",
+        attrs: attrs! {
+            "entry": String = "the entry's key (or `name=`)",
+            "task": String = "the task name",
+            "schedule": Value = "the schedule as written (seconds, `crontab(...)`, `timedelta(...)`)",
+            "schedule_seconds": Int = "how often it runs, in seconds, where clear: a number, a `timedelta`, or a `crontab` every minute / every N minutes / hourly / every N hours",
+            "expires": Value = "`options={'expires': ...}` (or `expires=`)",
+        },
+    },
+    KindSpec {
+        kind: "celery_crontab",
+        transport: TRANSPORT,
+        doc: "A `crontab(...)` schedule of `celery.schedules`; only the fields it sets (positional ones included) are attributes.",
+        attrs: attrs! {
+            "minute": Value = "`minute=`",
+            "hour": Value = "`hour=`",
+            "day_of_week": Value = "`day_of_week=`",
+            "day_of_month": Value = "`day_of_month=`",
+            "month_of_year": Value = "`month_of_year=`",
         },
     },
     KindSpec {
@@ -105,6 +135,13 @@ pub(crate) const KINDS: &[KindSpec] = &[
             "setting": String = "the setting as written",
             "value": Value = "its value",
             "source": String = "`app_kwarg`, `conf_assign`, `conf_update`, `django_settings` or `celeryconfig`",
+            "url_scheme": String = "broker / backend URLs: the scheme (`redis`, `amqp`, `rediss`...)",
+            "url_host": String = "broker / backend URLs: the (first) host",
+            "url_has_password": Bool = "broker / backend URLs: a password is written in the URL (it is masked as `***` in `value`)",
+            "url_tls": Bool = "broker / backend URLs: every non-local host is reached over TLS",
+            "url_local": Bool = "broker / backend URLs: every host is local (loopback, or a single-label container / service name)",
+            "url_problem": String = "broker / backend URLs: what is wrong (`no TLS`, `a password written in the source`...); absent if nothing",
+            "reject_on_worker_lost_in_file": Bool = "`task_acks_late`: the same file also sets `task_reject_on_worker_lost`",
         },
     },
 ];
@@ -132,6 +169,8 @@ impl Detector for Celery {
             "call",
             "assignment",
             "binary_operator",
+            "for_statement",
+            "except_clause",
         ]
     }
     fn needles(&self) -> &'static [&'static str] {
@@ -177,6 +216,8 @@ struct TaskCtx {
     no_timeout: Vec<String>,
     calls_retry: bool,
     retry_without_countdown: bool,
+    /// Broad `except` clauses that neither re-raise, retry nor log.
+    swallowed: Vec<String>,
     function: String,
     /// Only definitions (function or class with `run`) become facts; base classes only
     /// lend their options.
@@ -207,6 +248,10 @@ struct CeleryVisitor {
     /// Variables bound to async results.
     results: HashSet<String>,
     stack: Vec<TaskCtx>,
+    /// Settings, emitted at the end with what the rest of the file sets.
+    configs: Vec<(String, crate::engine::FactBuilder)>,
+    /// Names bound to ORM objects: name → (start of the enclosing function, source).
+    orm_vars: HashMap<String, (usize, String)>,
 }
 
 impl CeleryVisitor {
@@ -527,6 +572,10 @@ impl CeleryVisitor {
                 }
             }
             match canonical.as_str() {
+                "celery.schedules.crontab" | "celery.crontab" => {
+                    self.on_crontab(node, cx);
+                    return;
+                }
                 "celery.Celery" => return self.on_app(node, cx),
                 "celery.signature" | "celery.chain" | "celery.group" | "celery.chord"
                 | "celery.chunks" => {
@@ -610,6 +659,42 @@ impl CeleryVisitor {
         };
         let method = cx.text(attr);
         match method {
+            "add_periodic_task" => {
+                let args = py::positional(node);
+                let sig = args.get(1).copied().or_else(|| py::kwarg(node, "sig", cx));
+                let task = sig.map(|s| {
+                    let dotted = s
+                        .child_by_field_name("function")
+                        .and_then(|f| f.child_by_field_name("object"))
+                        .and_then(|o| py::dotted(o, cx));
+                    match dotted {
+                        Some(parts) => {
+                            let target = parts.join(".");
+                            self.tasks.get(&target).cloned().unwrap_or(target)
+                        }
+                        None => compact_src(cx.text(s)),
+                    }
+                });
+                let schedule_node = args
+                    .first()
+                    .copied()
+                    .or_else(|| py::kwarg(node, "schedule", cx));
+                let schedule = schedule_node.map(|s| py::value(s, cx));
+                let period = schedule_node.and_then(|s| schedule_period(s, cx));
+                let entry = py::kwarg(node, "name", cx).and_then(|n| py::string_value(n, cx));
+                let fact = cx
+                    .fact("celery_beat_entry", TRANSPORT, Role::Producer, node)
+                    .name_opt(task.clone())
+                    .attr_opt("entry", entry)
+                    .attr_opt("task", task)
+                    .attr_opt("schedule", schedule)
+                    .attr_opt("schedule_seconds", period)
+                    .attr_opt(
+                        "expires",
+                        py::kwarg(node, "expires", cx).map(|e| py::value(e, cx)),
+                    );
+                cx.emit(fact);
+            }
             "delay" | "apply_async" | "delay_on_commit" | "s" | "si" | "send_task" => {
                 let target = if method == "send_task" {
                     let Some(first) = py::positional(node).into_iter().next() else {
@@ -650,6 +735,28 @@ impl CeleryVisitor {
                     ) {
                         fact = fact.attr(key, py::value(v, cx));
                     }
+                    if key == "countdown"
+                        && let Some(secs) = const_seconds(v, cx)
+                    {
+                        fact = fact.attr("countdown_seconds", secs as i64);
+                    }
+                    if key == "eta"
+                        && v.kind() == "binary_operator"
+                        && v.child_by_field_name("operator")
+                            .is_some_and(|o| cx.text(o) == "+")
+                        && let Some(secs) = v
+                            .child_by_field_name("right")
+                            .and_then(|r| const_seconds(r, cx))
+                    {
+                        fact = fact.attr("eta_offset_seconds", secs as i64);
+                    }
+                }
+                if method != "send_task" {
+                    let (atomic, on_commit) = self.transaction_context(node, cx);
+                    fact = fact
+                        .attr("in_atomic", atomic)
+                        .attr("on_commit", on_commit || method == "delay_on_commit")
+                        .attr("orm_args", self.orm_args(node, method, cx));
                 }
                 cx.emit(fact);
             }
@@ -688,7 +795,7 @@ impl CeleryVisitor {
                 if parts.len() >= 2 && parts[parts.len() - 1] == "conf" {
                     for (k, v) in py::kwargs(node) {
                         let setting = cx.text(k).to_string();
-                        self.config(cx, k, &setting, py::value(v, cx), "conf_update");
+                        self.config(cx, k, &setting, v, "conf_update");
                     }
                     for arg in py::positional(node) {
                         if arg.kind() != "dictionary" {
@@ -703,7 +810,7 @@ impl CeleryVisitor {
                                 continue;
                             };
                             if let Some(setting) = py::string_value(k, cx) {
-                                self.config(cx, k, &setting, py::value(v, cx), "conf_update");
+                                self.config(cx, k, &setting, v, "conf_update");
                             }
                         }
                     }
@@ -711,6 +818,243 @@ impl CeleryVisitor {
             }
             _ => {}
         }
+    }
+
+    /// `crontab(...)`: the fields it sets, positional ones included.
+    fn on_crontab(&mut self, node: Node<'_>, cx: &mut FileCx<'_>) {
+        const FIELDS: &[&str] = &[
+            "minute",
+            "hour",
+            "day_of_week",
+            "day_of_month",
+            "month_of_year",
+        ];
+        let mut fact = cx.fact("celery_crontab", TRANSPORT, Role::Config, node);
+        for (i, a) in py::positional(node).into_iter().enumerate() {
+            if let Some(f) = FIELDS.get(i) {
+                fact = fact.attr(f, py::value(a, cx));
+            }
+        }
+        for (k, v) in py::kwargs(node) {
+            let key = cx.text(k);
+            if FIELDS.contains(&key) {
+                fact = fact.attr(key, py::value(v, cx));
+            }
+        }
+        cx.emit(fact);
+    }
+
+    /// `for order in Order.objects.filter(...)`: the loop variable is a model instance.
+    fn on_for(&mut self, node: Node<'_>, cx: &FileCx<'_>) {
+        let (Some(left), Some(right)) = (
+            node.child_by_field_name("left"),
+            node.child_by_field_name("right"),
+        ) else {
+            return;
+        };
+        if left.kind() != "identifier" {
+            return;
+        }
+        let r = cx.text(right);
+        if r.contains(".objects.") || r.contains(".query.") || r.ends_with(".objects") {
+            self.orm_vars.insert(
+                cx.text(left).to_string(),
+                (
+                    function_start(node),
+                    format!("{} in {}", cx.text(left), compact_src(r)),
+                ),
+            );
+        }
+    }
+
+    /// A broad `except` in a task body that neither re-raises, retries nor reports.
+    fn on_except(&mut self, node: Node<'_>, cx: &FileCx<'_>) {
+        let Some(ctx) = self.stack.last_mut() else {
+            return;
+        };
+        if ctx.fact.is_none() {
+            return;
+        }
+        let mut c = node.walk();
+        let caught = node
+            .named_children(&mut c)
+            .find(|n| n.kind() != "block" && n.kind() != "comment");
+        let label = match caught {
+            None => "bare except".to_string(),
+            Some(t) => {
+                // `except Exception as e` → `as_pattern`.
+                let t = if t.kind() == "as_pattern" {
+                    t.named_child(0).unwrap_or(t)
+                } else {
+                    t
+                };
+                let text = cx.text(t);
+                let broad = text
+                    .trim_matches(|c| c == '(' || c == ')')
+                    .split(',')
+                    .map(str::trim)
+                    .any(|e| matches!(e, "Exception" | "BaseException"));
+                if !broad {
+                    return;
+                }
+                format!("except {text}")
+            }
+        };
+        let Some(block) = node.child_by_field_name("body").or_else(|| {
+            let mut c = node.walk();
+            node.named_children(&mut c).find(|n| n.kind() == "block")
+        }) else {
+            return;
+        };
+        let body = cx.text(block).to_ascii_lowercase();
+        let visible = [
+            "raise",
+            "retry",
+            "log",
+            "sentry",
+            "capture_",
+            "print",
+            "update_state",
+            "warn",
+            "report",
+            "notify",
+            "alert",
+            "mail_admins",
+            "error",
+        ]
+        .iter()
+        .any(|w| body.contains(w));
+        if !visible {
+            let line = node.start_position().row + 1;
+            ctx.swallowed.push(format!("{label} (line {line})"));
+        }
+    }
+
+    /// Whether a call sits inside `with transaction.atomic():` (or a function decorated
+    /// `@transaction.atomic`, or `with session.begin():`), and whether it is deferred with
+    /// `transaction.on_commit(...)`.
+    fn transaction_context(&self, node: Node<'_>, cx: &FileCx<'_>) -> (bool, bool) {
+        let is_atomic = |expr: Node<'_>| -> bool {
+            let callee = if expr.kind() == "call" {
+                expr.child_by_field_name("function").unwrap_or(expr)
+            } else {
+                expr
+            };
+            let Some(parts) = py::dotted(callee, cx) else {
+                return false;
+            };
+            let canonical = self.canonical(&parts);
+            canonical.ends_with("transaction.atomic")
+                || (parts.last() == Some(&"begin")
+                    && parts.len() >= 2
+                    && parts[parts.len() - 2]
+                        .to_ascii_lowercase()
+                        .contains("session"))
+        };
+        let mut atomic = false;
+        let mut on_commit = false;
+        let mut n = node;
+        while let Some(p) = n.parent() {
+            match p.kind() {
+                "with_statement" => {
+                    let in_body = p
+                        .child_by_field_name("body")
+                        .is_some_and(|b| b.id() == n.id());
+                    let mut c = p.walk();
+                    let items: Vec<Node<'_>> = p
+                        .named_children(&mut c)
+                        .filter(|x| x.kind() == "with_clause")
+                        .flat_map(|wc| {
+                            let mut c2 = wc.walk();
+                            wc.named_children(&mut c2).collect::<Vec<_>>()
+                        })
+                        .filter_map(|item| {
+                            item.child_by_field_name("value").or(item.named_child(0))
+                        })
+                        .map(|v| {
+                            if v.kind() == "as_pattern" {
+                                v.named_child(0).unwrap_or(v)
+                            } else {
+                                v
+                            }
+                        })
+                        .collect();
+                    if in_body && items.iter().any(|i| is_atomic(*i)) {
+                        atomic = true;
+                    }
+                }
+                "decorated_definition" => {
+                    let mut c = p.walk();
+                    if p.named_children(&mut c)
+                        .filter(|d| d.kind() == "decorator")
+                        .filter_map(|d| d.named_child(0))
+                        .any(is_atomic)
+                    {
+                        atomic = true;
+                    }
+                }
+                "call" => {
+                    let f = p.child_by_field_name("function");
+                    if f.and_then(|f| py::dotted(f, cx))
+                        .is_some_and(|parts| parts.last() == Some(&"on_commit"))
+                    {
+                        on_commit = true;
+                    }
+                }
+                _ => {}
+            }
+            n = p;
+        }
+        (atomic, on_commit)
+    }
+
+    /// Arguments of a task call that are model instances: names bound in the same
+    /// function to `Model.objects.get(...)`, `get_object_or_404(...)`, `Model.query.first()`,
+    /// `session.get(...)`..., and `request.user`.
+    fn orm_args<'t>(&self, node: Node<'t>, method: &str, cx: &FileCx<'_>) -> Vec<String> {
+        let mut args: Vec<Node<'t>> = Vec::new();
+        let collect = |n: Node<'t>, args: &mut Vec<Node<'t>>| match n.kind() {
+            "tuple" | "list" => {
+                let mut c = n.walk();
+                args.extend(n.named_children(&mut c).filter(|x| x.kind() != "comment"));
+            }
+            "dictionary" => {
+                let mut c = n.walk();
+                args.extend(
+                    n.named_children(&mut c)
+                        .filter(|p| p.kind() == "pair")
+                        .filter_map(|p| p.child_by_field_name("value")),
+                );
+            }
+            _ => {}
+        };
+        if method == "apply_async" {
+            if let Some(first) = py::positional(node).first() {
+                collect(*first, &mut args);
+            }
+            for (k, v) in py::kwargs(node) {
+                if matches!(cx.text(k), "args" | "kwargs") {
+                    collect(v, &mut args);
+                }
+            }
+        } else {
+            args.extend(py::positional(node));
+            args.extend(py::kwargs(node).into_iter().map(|(_, v)| v));
+        }
+        let here = function_start(node);
+        let mut out = Vec::new();
+        for a in args {
+            let t = cx.text(a);
+            if matches!(t, "request.user" | "self.request.user") {
+                out.push(t.to_string());
+            } else if a.kind() == "identifier"
+                && let Some((f, src)) = self.orm_vars.get(t)
+                && *f == here
+            {
+                out.push(src.clone());
+            }
+        }
+        out
     }
 
     fn known_task(&self, parts: &[&str]) -> bool {
@@ -739,7 +1083,11 @@ impl CeleryVisitor {
             .attr_opt("variable", variable);
         for key in ["broker", "backend"] {
             if let Some(v) = py::kwarg(node, key, cx) {
-                fact = fact.attr(key, py::value(v, cx));
+                let value = match py::value(v, cx) {
+                    Value::String(url) => Value::String(broker_url(&url).masked),
+                    other => other,
+                };
+                fact = fact.attr(key, value);
             }
         }
         cx.emit(fact);
@@ -748,25 +1096,95 @@ impl CeleryVisitor {
             if setting == "main" {
                 continue;
             }
-            self.config(cx, k, &setting, py::value(v, cx), "app_kwarg");
+            self.config(cx, k, &setting, v, "app_kwarg");
         }
     }
 
     fn config(
-        &self,
+        &mut self,
         cx: &mut FileCx<'_>,
         node: Node<'_>,
         setting: &str,
-        value: Value,
+        value_node: Node<'_>,
         source: &str,
     ) {
-        let fact = cx
+        let name = normalize_setting(setting);
+        let mut value = py::value(value_node, cx);
+        let mut fact = cx
             .fact("celery_config", TRANSPORT, Role::Config, node)
-            .name(normalize_setting(setting))
+            .name(name.clone())
             .attr("setting", setting)
-            .attr("value", value)
             .attr("source", source);
-        cx.emit(fact);
+        if matches!(name.as_str(), "broker_url" | "result_backend")
+            && let Value::String(url) = &value
+        {
+            let info = broker_url(url);
+            fact = fact
+                .attr_opt("url_scheme", info.scheme)
+                .attr_opt("url_host", info.host)
+                .attr("url_has_password", info.password)
+                .attr("url_tls", info.tls)
+                .attr("url_local", info.local)
+                .attr_opt("url_problem", info.problem);
+            value = Value::String(info.masked);
+        }
+        if name == "beat_schedule" {
+            self.beat_schedule(value_node, cx);
+        }
+        let fact = fact.attr("value", value);
+        self.configs.push((name, fact));
+    }
+
+    /// Entries of a `beat_schedule` dict literal.
+    fn beat_schedule(&mut self, node: Node<'_>, cx: &mut FileCx<'_>) {
+        if node.kind() != "dictionary" {
+            return;
+        }
+        let mut c = node.walk();
+        for pair in node.named_children(&mut c).filter(|p| p.kind() == "pair") {
+            let (Some(k), Some(v)) = (
+                pair.child_by_field_name("key"),
+                pair.child_by_field_name("value"),
+            ) else {
+                continue;
+            };
+            let entry = py::string_value(k, cx).unwrap_or_else(|| cx.text(k).to_string());
+            let field = |key: &str| -> Option<Node<'_>> {
+                if v.kind() != "dictionary" {
+                    return None;
+                }
+                let mut c = v.walk();
+                v.named_children(&mut c)
+                    .filter(|p| p.kind() == "pair")
+                    .find(|p| {
+                        p.child_by_field_name("key")
+                            .and_then(|k| py::string_value(k, cx))
+                            .is_some_and(|k| k == key)
+                    })
+                    .and_then(|p| p.child_by_field_name("value"))
+            };
+            let task = field("task")
+                .map(|t| py::string_value(t, cx).unwrap_or_else(|| compact_src(cx.text(t))));
+            let schedule_node = field("schedule");
+            let schedule = schedule_node.map(|s| py::value(s, cx));
+            let period = schedule_node.and_then(|s| schedule_period(s, cx));
+            let expires = field("options").and_then(|o| {
+                if let Value::Object(m) = py::value(o, cx) {
+                    m.get("expires").cloned()
+                } else {
+                    None
+                }
+            });
+            let fact = cx
+                .fact("celery_beat_entry", TRANSPORT, Role::Producer, pair)
+                .name_opt(task.clone())
+                .attr("entry", entry)
+                .attr_opt("task", task)
+                .attr_opt("schedule", schedule)
+                .attr_opt("schedule_seconds", period)
+                .attr_opt("expires", expires);
+            cx.emit(fact);
+        }
     }
 
     fn on_assignment(&mut self, node: Node<'_>, cx: &mut FileCx<'_>) {
@@ -776,6 +1194,26 @@ impl CeleryVisitor {
         ) else {
             return;
         };
+        // ORM objects: `order = Order.objects.get(pk=pk)`, `obj, _ = M.objects.get_or_create()`.
+        let target = match left.kind() {
+            "identifier" => Some(left),
+            "pattern_list" | "tuple_pattern" => {
+                left.named_child(0).filter(|n| n.kind() == "identifier")
+            }
+            _ => None,
+        };
+        if let Some(t) = target {
+            let name = cx.text(t).to_string();
+            match orm_source(right, cx) {
+                Some(src) => {
+                    let shown = format!("{name} = {src}");
+                    self.orm_vars.insert(name, (function_start(node), shown));
+                }
+                None => {
+                    self.orm_vars.remove(&name);
+                }
+            }
+        }
         // Results bound to variables: `r = add.delay(1)`.
         if left.kind() == "identifier" && right.kind() == "call" {
             let f = right.child_by_field_name("function");
@@ -793,7 +1231,7 @@ impl CeleryVisitor {
             // app.conf.task_serializer = 'json'
             if parts.len() >= 3 && parts[parts.len() - 2] == "conf" {
                 let setting = parts[parts.len() - 1].to_string();
-                self.config(cx, left, &setting, py::value(right, cx), "conf_assign");
+                self.config(cx, left, &setting, right, "conf_assign");
                 return;
             }
             if parts.len() == 1 && py::is_module_level(node) {
@@ -804,12 +1242,12 @@ impl CeleryVisitor {
                     || name == "BROKER_URL"
                     || name.starts_with("BROKER_");
                 if upper_celery {
-                    self.config(cx, left, name, py::value(right, cx), "django_settings");
+                    self.config(cx, left, name, right, "django_settings");
                 } else if self.celeryconfig
                     && name.chars().all(|c| c.is_ascii_lowercase() || c == '_')
                     && !name.starts_with('_')
                 {
-                    self.config(cx, left, name, py::value(right, cx), "celeryconfig");
+                    self.config(cx, left, name, right, "celeryconfig");
                 }
             }
         }
@@ -863,6 +1301,260 @@ impl CeleryVisitor {
             cx.emit(fact);
         }
     }
+}
+
+/// Start byte of the function a node is in (0 at module level).
+fn function_start(node: Node<'_>) -> usize {
+    let mut n = node;
+    while let Some(p) = n.parent() {
+        if p.kind() == "function_definition" {
+            return p.start_byte();
+        }
+        n = p;
+    }
+    0
+}
+
+fn compact_src(text: &str) -> String {
+    let s: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if s.chars().count() > 60 {
+        let mut t: String = s.chars().take(60).collect();
+        t.push('…');
+        t
+    } else {
+        s
+    }
+}
+
+/// The ORM call an expression fetches a model instance with, if it does.
+fn orm_source(expr: Node<'_>, cx: &FileCx<'_>) -> Option<String> {
+    let expr = if expr.kind() == "await" {
+        expr.named_child(0)?
+    } else {
+        expr
+    };
+    if expr.kind() != "call" {
+        return None;
+    }
+    let f = expr.child_by_field_name("function")?;
+    let text = cx.text(f);
+    let last = match f.kind() {
+        "attribute" => cx.text(f.child_by_field_name("attribute")?),
+        "identifier" => text,
+        _ => return None,
+    };
+    let fetch = matches!(
+        last,
+        "get"
+            | "aget"
+            | "create"
+            | "acreate"
+            | "get_or_create"
+            | "aget_or_create"
+            | "update_or_create"
+            | "aupdate_or_create"
+            | "first"
+            | "afirst"
+            | "last"
+            | "alast"
+            | "latest"
+            | "earliest"
+            | "one"
+            | "one_or_none"
+            | "get_or_404"
+            | "first_or_404"
+            | "one_or_404"
+    );
+    let orm = text.contains(".objects.")
+        || text.contains(".query.")
+        || text.contains(".query(")
+        || text.starts_with("session.")
+        || text.contains(".session.");
+    if (fetch && orm) || matches!(last, "get_object_or_404" | "aget_object_or_404") {
+        return Some(compact_src(&format!("{}(...)", text)));
+    }
+    None
+}
+
+/// A number of seconds written as a constant expression: `3600`, `60 * 60 * 24`,
+/// `timedelta(hours=2)`, `timedelta(days=1).total_seconds()`.
+fn const_seconds(node: Node<'_>, cx: &FileCx<'_>) -> Option<f64> {
+    match node.kind() {
+        "integer" | "float" => cx.text(node).replace('_', "").parse().ok(),
+        "parenthesized_expression" => const_seconds(node.named_child(0)?, cx),
+        "binary_operator" => {
+            let l = const_seconds(node.child_by_field_name("left")?, cx)?;
+            let r = const_seconds(node.child_by_field_name("right")?, cx)?;
+            match cx.text(node.child_by_field_name("operator")?) {
+                "*" => Some(l * r),
+                "+" => Some(l + r),
+                "-" => Some(l - r),
+                _ => None,
+            }
+        }
+        "call" => {
+            let f = node.child_by_field_name("function")?;
+            if f.kind() == "attribute"
+                && f.child_by_field_name("attribute")
+                    .is_some_and(|a| cx.text(a) == "total_seconds")
+            {
+                return const_seconds(f.child_by_field_name("object")?, cx);
+            }
+            let parts = py::dotted(f, cx)?;
+            match parts.last().copied() {
+                Some("timedelta") => {
+                    let mut total = 0.0;
+                    if let Some(d) = py::positional(node).first() {
+                        total += const_seconds(*d, cx)? * 86400.0;
+                    }
+                    for (k, v) in py::kwargs(node) {
+                        let unit = match cx.text(k) {
+                            "weeks" => 604_800.0,
+                            "days" => 86_400.0,
+                            "hours" => 3_600.0,
+                            "minutes" => 60.0,
+                            "seconds" => 1.0,
+                            "milliseconds" | "microseconds" => 0.0,
+                            _ => return None,
+                        };
+                        total += const_seconds(v, cx)? * unit;
+                    }
+                    Some(total)
+                }
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// How often a schedule fires, in seconds, where that is clear: a number or `timedelta`,
+/// or a `crontab` that runs every minute (`minute` unset or `*`), every N minutes
+/// (`*/N`), or hourly (a fixed minute, `hour` unset or `*`) / every N hours.
+fn schedule_period(node: Node<'_>, cx: &FileCx<'_>) -> Option<i64> {
+    if let Some(secs) = const_seconds(node, cx) {
+        return Some(secs as i64);
+    }
+    if node.kind() != "call" {
+        return None;
+    }
+    let f = node.child_by_field_name("function")?;
+    if py::dotted(f, cx)?.last() != Some(&"crontab") {
+        return None;
+    }
+    let field = |name: &str, pos: usize| -> Option<String> {
+        py::kwarg(node, name, cx)
+            .or_else(|| py::positional(node).get(pos).copied())
+            .map(|v| py::string_value(v, cx).unwrap_or_else(|| cx.text(v).to_string()))
+    };
+    let every = |v: Option<String>, unit: i64| -> Option<i64> {
+        match v.as_deref() {
+            None | Some("*") => Some(unit),
+            Some(x) => x
+                .strip_prefix("*/")?
+                .trim()
+                .parse::<i64>()
+                .ok()
+                .map(|n| n * unit),
+        }
+    };
+    if let Some(p) = every(field("minute", 0), 60) {
+        return Some(p);
+    }
+    // A fixed minute: hourly unless the hour is fixed too.
+    every(field("hour", 1), 3600)
+}
+
+struct BrokerUrl {
+    scheme: Option<String>,
+    host: Option<String>,
+    password: bool,
+    tls: bool,
+    local: bool,
+    problem: Option<String>,
+    /// The URL with every password replaced by `***`.
+    masked: String,
+}
+
+/// Reads a broker / backend URL (`;`-separated failover lists included), masking passwords.
+fn broker_url(url: &str) -> BrokerUrl {
+    let mut out = BrokerUrl {
+        scheme: None,
+        host: None,
+        password: false,
+        tls: true,
+        local: true,
+        problem: None,
+        masked: String::new(),
+    };
+    let mut masked = Vec::new();
+    for part in url.split(';') {
+        let Some((scheme, rest)) = part.split_once("://") else {
+            masked.push(part.to_string());
+            continue;
+        };
+        let (auth, hostpart) = match rest.split_once('/') {
+            Some((a, _)) => match a.rsplit_once('@') {
+                Some((cred, h)) => (Some(cred), h),
+                None => (None, a),
+            },
+            None => match rest.rsplit_once('@') {
+                Some((cred, h)) => (Some(cred), h),
+                None => (None, rest),
+            },
+        };
+        let mut m = part.to_string();
+        if let Some(cred) = auth
+            && let Some((user, pass)) = cred.split_once(':')
+            && !pass.is_empty()
+        {
+            out.password = true;
+            m = format!("{scheme}://{user}:***@{}", &rest[cred.len() + 1..]);
+        }
+        masked.push(m);
+        // `mongodb://h0:1,h1:2/`: the first host.
+        let hostpart = hostpart.split(',').next().unwrap_or(hostpart);
+        let host = hostpart
+            .rsplit_once(':')
+            .filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit()))
+            .map_or(hostpart, |(h, _)| h)
+            .trim_matches(|c| c == '[' || c == ']')
+            .to_string();
+        let scheme_l = scheme.to_ascii_lowercase();
+        let tls = matches!(scheme_l.as_str(), "rediss" | "amqps" | "sqs" | "https")
+            || part.contains("ssl_cert_reqs")
+            || part.contains("ssl=true");
+        let plain = matches!(
+            scheme_l.as_str(),
+            "redis" | "amqp" | "pyamqp" | "librabbitmq" | "sentinel" | "mongodb" | "http"
+        );
+        let local = host.is_empty()
+            || matches!(host.as_str(), "localhost" | "127.0.0.1" | "::1" | "0.0.0.0")
+            // A single-label name is a container or cluster-internal service.
+            || !host.contains('.')
+            || host.ends_with(".local")
+            || host.ends_with(".internal")
+            || host.ends_with(".svc")
+            || host.contains(".svc.cluster.");
+        if !local {
+            out.local = false;
+            if plain && !tls {
+                out.tls = false;
+            }
+        }
+        if out.scheme.is_none() {
+            out.scheme = Some(scheme.to_string());
+            out.host = Some(host);
+        }
+    }
+    out.masked = masked.join(";");
+    out.problem = match (out.password, out.tls) {
+        (true, false) => Some("a password written in the source, sent without TLS".into()),
+        (true, true) => Some("a password written in the source".into()),
+        (false, false) => Some("no TLS".into()),
+        (false, true) => None,
+    };
+    out
 }
 
 fn is_network_call(canonical: &str) -> bool {
@@ -926,6 +1618,8 @@ impl<'t> Visitor<'t> for CeleryVisitor {
             "call" => self.on_call(node, cx),
             "assignment" => self.on_assignment(node, cx),
             "binary_operator" => self.on_pipe(node, cx),
+            "for_statement" => self.on_for(node, cx),
+            "except_clause" => self.on_except(node, cx),
             _ => {}
         }
     }
@@ -949,8 +1643,22 @@ impl<'t> Visitor<'t> for CeleryVisitor {
             .attr("network_calls", ctx.network.clone())
             .attr("calls_without_timeout", ctx.no_timeout)
             .attr("calls_retry", ctx.calls_retry)
-            .attr("retry_without_countdown", ctx.retry_without_countdown);
+            .attr("retry_without_countdown", ctx.retry_without_countdown)
+            .attr("swallowed_exceptions", ctx.swallowed);
         cx.emit(fact);
+    }
+
+    fn finish(self: Box<Self>, cx: &mut FileCx<'t>) {
+        let names: HashSet<&str> = self.configs.iter().map(|(n, _)| n.as_str()).collect();
+        let reject = names.contains("task_reject_on_worker_lost");
+        for (name, fact) in self.configs {
+            let fact = if name == "task_acks_late" {
+                fact.attr("reject_on_worker_lost_in_file", reject)
+            } else {
+                fact
+            };
+            cx.emit(fact);
+        }
     }
 }
 
@@ -974,7 +1682,7 @@ pub(crate) fn link(facts: &[crate::Fact], linker: &mut crate::link::Linker) {
                     linker.consumer(TRANSPORT, name, None, f);
                 }
             }
-            "celery_call" => {
+            "celery_call" | "celery_beat_entry" => {
                 let Some(name) = &f.name else { continue };
                 let resolved = if tasks.iter().any(|t| t.name.as_deref() == Some(name)) {
                     name.as_str()

@@ -119,3 +119,210 @@ pub fn object_property<'t>(obj: Node<'t>, key: &str, cx: &FileCx<'_>) -> Option<
     }
     None
 }
+
+/// The name a `new` or call expression is bound to: `const x = new E()`, `this.x = new E()`,
+/// a class field `x = new E()` (as `this.x`).
+pub fn binding_of(node: Node<'_>, cx: &FileCx<'_>) -> Option<String> {
+    let mut n = node;
+    while let Some(p) = n.parent() {
+        match p.kind() {
+            "as_expression"
+            | "non_null_expression"
+            | "parenthesized_expression"
+            | "satisfies_expression"
+            | "await_expression" => n = p,
+            "variable_declarator" => {
+                return p
+                    .child_by_field_name("name")
+                    .filter(|x| x.kind() == "identifier")
+                    .map(|x| cx.text(x).to_string());
+            }
+            "assignment_expression" => {
+                return p
+                    .child_by_field_name("left")
+                    .and_then(|l| member_path(l, cx));
+            }
+            "public_field_definition" | "field_definition" => {
+                let name = p
+                    .child_by_field_name("name")
+                    .or_else(|| p.child_by_field_name("property"))?;
+                return Some(format!("this.{}", cx.text(name)));
+            }
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// The names of a function's simple parameters, in order (`_` for patterns).
+pub fn param_names(func: Node<'_>, cx: &FileCx<'_>) -> Vec<String> {
+    if let Some(p) = func.child_by_field_name("parameter") {
+        return vec![cx.text(p).to_string()];
+    }
+    let Some(params) = func.child_by_field_name("parameters") else {
+        return Vec::new();
+    };
+    let mut c = params.walk();
+    params
+        .named_children(&mut c)
+        .filter(|p| p.kind() != "comment")
+        .map(|p| {
+            let p = match p.kind() {
+                "required_parameter" | "optional_parameter" => {
+                    p.child_by_field_name("pattern").unwrap_or(p)
+                }
+                "assignment_pattern" => p.child_by_field_name("left").unwrap_or(p),
+                _ => p,
+            };
+            if p.kind() == "identifier" {
+                cx.text(p).to_string()
+            } else {
+                "_".to_string()
+            }
+        })
+        .collect()
+}
+
+const HTTP_VERBS: &[&str] = &[
+    "get", "post", "put", "patch", "delete", "del", "all", "head", "options",
+];
+
+/// What kind of per-request / per-message callback a function is, judging by the call it is
+/// passed to: `route` (`app.get('/path', fn)`, `router.route('/x').post(fn)`, middleware
+/// `app.use((req, res, next) => ...)`), `server` (`http.createServer(fn)`), `request`,
+/// `connection` or `message` (`x.on('request' | 'connection' | 'message' | 'data', fn)`,
+/// `channel.consume(q, fn)`, `eachMessage: fn`), `interval` (`setInterval(fn)`).
+pub fn handler_kind(func: Node<'_>, cx: &FileCx<'_>) -> Option<&'static str> {
+    let parent = func.parent()?;
+    if parent.kind() == "pair" {
+        let key = parent.child_by_field_name("key").map(|k| cx.text(k))?;
+        return match key {
+            "eachMessage" | "eachBatch" => Some("message"),
+            _ => None,
+        };
+    }
+    if parent.kind() != "arguments" {
+        return None;
+    }
+    let call = parent.parent().filter(|c| c.kind() == "call_expression")?;
+    let callee = unwrap_expr(call.child_by_field_name("function")?);
+    let args = arguments(call);
+    let is_last = args.last().is_some_and(|a| a.id() == func.id());
+    match callee.kind() {
+        "identifier" => match cx.text(callee) {
+            "setInterval" => Some("interval"),
+            "createServer" => Some("server"),
+            _ => None,
+        },
+        "member_expression" => {
+            let prop = cx.text(callee.child_by_field_name("property")?);
+            let object = callee.child_by_field_name("object").map(unwrap_expr);
+            let first = args.first().copied();
+            let first_str = first.and_then(|a| string_value(a, cx));
+            if HTTP_VERBS.contains(&prop) {
+                let path_first = first_str
+                    .as_deref()
+                    .is_some_and(|s| s.starts_with('/') || s == "*")
+                    || first.is_some_and(|a| a.kind() == "template_string");
+                let on_route = object.is_some_and(|o| {
+                    o.kind() == "call_expression"
+                        && o.child_by_field_name("function")
+                            .and_then(|f| f.child_by_field_name("property"))
+                            .is_some_and(|p| cx.text(p) == "route")
+                });
+                if (path_first && first.is_some_and(|a| a.id() != func.id())) || on_route {
+                    return Some("route");
+                }
+                return None;
+            }
+            match prop {
+                "use" if param_names(func, cx).len() >= 2 && is_last => {
+                    let p = param_names(func, cx);
+                    (p[0].starts_with("req") || p[0] == "ctx" || p[0] == "_").then_some("route")
+                }
+                "createServer" => Some("server"),
+                "setInterval" => Some("interval"),
+                "consume" if is_last && args.len() >= 2 => Some("message"),
+                "on" | "once" | "addListener" | "prependListener" => match first_str.as_deref()? {
+                    "request" => Some("request"),
+                    "connection" | "connect" => Some("connection"),
+                    "message" | "data" | "upgrade" | "stream" => Some("message"),
+                    _ => None,
+                },
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// The enclosing per-request / per-message handlers of a node, innermost first.
+pub fn enclosing_handlers<'t>(node: Node<'t>, cx: &FileCx<'_>) -> Vec<(&'static str, Node<'t>)> {
+    let mut out = Vec::new();
+    let mut n = node;
+    while let Some(p) = n.parent() {
+        if is_function(p)
+            && let Some(kind) = handler_kind(p, cx)
+        {
+            out.push((kind, p));
+        }
+        n = p;
+    }
+    out
+}
+
+/// Whether a node runs once per iteration of a loop of its own function: inside a `for`,
+/// `while` or `do` body, or in a callback of `forEach`/`map`/... (not across other function
+/// boundaries).
+pub fn loop_of<'t>(node: Node<'t>, cx: &FileCx<'_>) -> Option<Node<'t>> {
+    let mut n = node;
+    while let Some(p) = n.parent() {
+        match p.kind() {
+            "for_statement" | "for_in_statement" | "while_statement" | "do_statement" => {
+                // The initialiser / iterated expression of a loop runs once.
+                let in_body = p
+                    .child_by_field_name("body")
+                    .is_some_and(|b| b.id() == n.id());
+                if in_body {
+                    return Some(p);
+                }
+            }
+            _ if is_function(p) => {
+                let call = p
+                    .parent()
+                    .filter(|a| a.kind() == "arguments")
+                    .and_then(|a| a.parent())
+                    .filter(|c| c.kind() == "call_expression")?;
+                let prop = call
+                    .child_by_field_name("function")
+                    .and_then(|f| f.child_by_field_name("property"))
+                    .map(|x| cx.text(x))?;
+                return matches!(
+                    prop,
+                    "forEach" | "map" | "flatMap" | "filter" | "reduce" | "some" | "every"
+                )
+                .then_some(call);
+            }
+            _ => {}
+        }
+        n = p;
+    }
+    None
+}
+
+/// The innermost function enclosing a node.
+pub fn enclosing_function(node: Node<'_>) -> Option<Node<'_>> {
+    let mut n = node;
+    while let Some(p) = n.parent() {
+        if is_function(p) {
+            return Some(p);
+        }
+        n = p;
+    }
+    None
+}
+
+/// Whether `inner` lies within `outer` (byte ranges).
+pub fn within(inner: &std::ops::Range<usize>, outer: &std::ops::Range<usize>) -> bool {
+    inner.start >= outer.start && inner.end <= outer.end
+}

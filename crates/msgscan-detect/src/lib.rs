@@ -14,6 +14,7 @@ mod node_events;
 mod pg;
 mod pg_clients;
 mod pg_text;
+mod node_runtime;
 mod py;
 
 pub use engine::{Detector, FactBuilder, FileCx, Visitor, detect, may_match};
@@ -28,6 +29,7 @@ pub fn detectors() -> &'static [&'static dyn Detector] {
         &pg::PgSql,
         &pg_clients::PgPython,
         &pg_clients::PgNode,
+        &node_runtime::NodeRuntime,
     ]
 }
 
@@ -37,6 +39,7 @@ pub fn kinds() -> impl Iterator<Item = &'static KindSpec> {
         .iter()
         .chain(node_events::KINDS.iter())
         .chain(pg::KINDS.iter())
+        .chain(node_runtime::KINDS.iter())
 }
 
 /// The spec of one fact kind.

@@ -97,5 +97,6 @@ pub fn link(facts: &[Fact]) -> Topology {
     crate::celery::link(facts, &mut linker);
     crate::node_events::link(facts, &mut linker);
     crate::pg::link(facts, &mut linker);
+    crate::node_runtime::link(facts, &mut linker);
     linker.finish()
 }

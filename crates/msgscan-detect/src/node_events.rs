@@ -126,6 +126,31 @@ pub(crate) const KINDS: &[KindSpec] = &[
                 ty: AttrType::Bool,
                 doc: "rejections of async handlers are captured on this emitter",
             },
+            AttrSpec {
+                name: "in_handler",
+                ty: AttrType::String,
+                doc: "the innermost per-request / per-message handler the listener is added in (`route`, `server`, `request`, `connection`, `message`, `interval`); absent if none",
+            },
+            AttrSpec {
+                name: "in_loop",
+                ty: AttrType::Bool,
+                doc: "the listener is added once per iteration of a loop",
+            },
+            AttrSpec {
+                name: "emitter_local",
+                ty: AttrType::Bool,
+                doc: "the emitter is created inside that same handler or loop (it dies with it)",
+            },
+            AttrSpec {
+                name: "removed",
+                ty: AttrType::Bool,
+                doc: "an `.off/.removeListener` of the same event (or `.removeAllListeners`) on the same emitter follows in that handler or loop",
+            },
+            AttrSpec {
+                name: "handler_exits",
+                ty: AttrType::Bool,
+                doc: "`process.on('uncaughtException', fn)`: `fn` ends the process (`process.exit`, rethrow, a shutdown function); absent when `fn` is not in the file",
+            },
         ],
     },
     KindSpec {
@@ -249,6 +274,21 @@ struct Use {
     method: String,
     handler_async: bool,
     unguarded_await: bool,
+    /// The innermost per-request / per-message handler the call is in.
+    in_handler: Option<&'static str>,
+    /// Where the emitter must be created to count as local, and removals must be: the
+    /// outermost handler, else the loop.
+    scope: Option<std::ops::Range<usize>>,
+    in_loop: bool,
+    /// For `process.on('uncaughtException', fn)`: whether `fn` ends the process.
+    handler_exits: Option<bool>,
+}
+
+/// `.off/.removeListener/.removeAllListeners(event?)` on a receiver.
+struct Removal {
+    at: usize,
+    receiver: String,
+    event: Option<String>,
 }
 
 #[derive(Default)]
@@ -270,6 +310,9 @@ struct EventsVisitor {
     instances: Vec<Instance>,
     listens: Vec<Use>,
     emits: Vec<Use>,
+    removals: Vec<Removal>,
+    /// Functions declared with a name in this file (for handlers passed by name).
+    functions: HashMap<String, std::ops::Range<usize>>,
     capture_rejections_global: bool,
 }
 
@@ -535,6 +578,19 @@ impl EventsVisitor {
             return;
         };
         let method = cx.text(prop);
+        if matches!(method, "off" | "removeListener" | "removeAllListeners") {
+            if let Some(receiver) = js::member_path(obj, cx) {
+                let event = js::arguments(node)
+                    .first()
+                    .and_then(|a| js::string_value(*a, cx));
+                self.removals.push(Removal {
+                    at: node.start_byte(),
+                    receiver,
+                    event,
+                });
+            }
+            return;
+        }
         let is_listen = LISTEN_METHODS.contains(&method);
         if !is_listen && method != "emit" && method != "setMaxListeners" {
             return;
@@ -576,8 +632,34 @@ impl EventsVisitor {
             method: method.to_string(),
             handler_async: false,
             unguarded_await: false,
+            in_handler: None,
+            scope: None,
+            in_loop: false,
+            handler_exits: None,
         };
         if is_listen {
+            let handlers = js::enclosing_handlers(node, cx);
+            let loop_node = js::loop_of(node, cx);
+            u.in_handler = handlers.first().map(|h| h.0);
+            u.in_loop = loop_node.is_some();
+            u.scope = handlers
+                .last()
+                .map(|h| h.1.byte_range())
+                .or_else(|| loop_node.map(|l| l.byte_range()));
+            if u.receiver == "process" && u.event.as_deref() == Some("uncaughtException") {
+                u.handler_exits = args.get(1).and_then(|h| {
+                    let h = js::unwrap_expr(*h);
+                    if js::is_function(h) {
+                        Some(ends_process(cx.text(h)))
+                    } else if h.kind() == "identifier" {
+                        self.functions
+                            .get(cx.text(h))
+                            .map(|r| ends_process(cx.text.get(r.clone()).unwrap_or_default()))
+                    } else {
+                        None
+                    }
+                });
+            }
             if let Some(handler) = args.get(1).map(|h| js::unwrap_expr(*h))
                 && js::is_function(handler)
                 && js::is_async(handler)
@@ -627,6 +709,31 @@ impl EventsVisitor {
         cx.emit(fact);
     }
 
+    /// Whether the emitter of a listener added in a handler or loop is created inside that
+    /// same handler or loop (so it dies with it).
+    fn emitter_local(&self, u: &Use) -> bool {
+        let Some(scope) = &u.scope else {
+            return false;
+        };
+        self.instances.iter().any(|i| {
+            i.binding.as_deref() == Some(u.receiver.as_str())
+                && i.at.start >= scope.start
+                && i.at.end <= scope.end
+        })
+    }
+
+    /// Whether the listener is removed again: an `.off/.removeListener` of the same event,
+    /// or `.removeAllListeners()`, on the same receiver within the handler or loop's
+    /// function (the file for module-level loops).
+    fn removed(&self, u: &Use) -> bool {
+        let scope = u.scope.clone().unwrap_or(0..usize::MAX);
+        self.removals.iter().any(|r| {
+            r.receiver == u.receiver
+                && (r.event.is_none() || r.event == u.event)
+                && (r.at >= scope.start && r.at < scope.end || u.scope.is_none())
+        })
+    }
+
     /// The emitter identity of a use, if its receiver is a known emitter.
     fn emitter_of(&self, u: &Use, bindings: &HashSet<&str>) -> Option<String> {
         if let Some(class) = &u.this_class {
@@ -642,6 +749,28 @@ impl EventsVisitor {
         }
         None
     }
+}
+
+/// Whether a handler's text ends the process: `process.exit(...)`, `process.abort()`,
+/// `process.kill(...)`, a rethrow, or a call of a shutdown-like function.
+fn ends_process(text: &str) -> bool {
+    if ["process.exit", "process.abort", "process.kill", "throw "]
+        .iter()
+        .any(|s| text.contains(s))
+    {
+        return true;
+    }
+    let lower = text.to_ascii_lowercase();
+    [
+        "shutdown(",
+        "exit(",
+        "terminate(",
+        "die(",
+        "crash(",
+        "abort(",
+    ]
+    .iter()
+    .any(|s| lower.contains(s))
 }
 
 fn number_or_expr(node: Node<'_>, cx: &FileCx<'_>) -> Value {
@@ -707,6 +836,17 @@ impl<'t> Visitor<'t> for EventsVisitor {
                 }
             }
             _ if js::is_function(node) => {
+                if node.kind() == "function_declaration"
+                    && let Some(n) = node.child_by_field_name("name")
+                {
+                    self.functions
+                        .insert(cx.text(n).to_string(), node.byte_range());
+                } else if let Some(d) = node.parent().filter(|p| p.kind() == "variable_declarator")
+                    && let Some(n) = d.child_by_field_name("name")
+                {
+                    self.functions
+                        .insert(cx.text(n).to_string(), node.byte_range());
+                }
                 let listener = self.pending_handlers.remove(&node.start_byte());
                 self.funcs.push(Func {
                     start: node.start_byte(),
@@ -834,7 +974,12 @@ impl<'t> Visitor<'t> for EventsVisitor {
                 .attr("literal", u.literal)
                 .attr("handler_async", u.handler_async)
                 .attr("handler_unguarded_await", u.unguarded_await)
-                .attr("capture_rejections", capture);
+                .attr("capture_rejections", capture)
+                .attr_opt("in_handler", u.in_handler)
+                .attr("in_loop", u.in_loop)
+                .attr("emitter_local", self.emitter_local(u))
+                .attr("removed", self.removed(u))
+                .attr_opt("handler_exits", u.handler_exits);
             cx.emit(fact);
         }
         for u in &self.emits {
