@@ -12,6 +12,10 @@ mod js;
 pub mod link;
 mod node_events;
 mod py;
+mod supabase;
+mod supabase_config;
+mod supabase_py;
+mod supabase_sql;
 
 pub use engine::{Detector, FactBuilder, FileCx, Visitor, detect, may_match};
 pub use fact::{AttrSpec, AttrType, COMMON_FIELDS, Fact, KindSpec, Role};
@@ -19,12 +23,24 @@ pub use link::{Channel, Linker, Topology};
 
 /// Every detector, in a fixed order (the order of the dispatch bitmask).
 pub fn detectors() -> &'static [&'static dyn Detector] {
-    &[&celery::Celery, &node_events::NodeEvents]
+    &[
+        &celery::Celery,
+        &node_events::NodeEvents,
+        &supabase::Supabase,
+        &supabase_sql::SupabaseSql,
+        &supabase_py::SupabasePy,
+        &supabase_config::SupabaseConfig,
+    ]
 }
 
 /// Every fact kind msgscan emits, with its documented attributes.
 pub fn kinds() -> impl Iterator<Item = &'static KindSpec> {
-    celery::KINDS.iter().chain(node_events::KINDS.iter())
+    celery::KINDS
+        .iter()
+        .chain(node_events::KINDS.iter())
+        .chain(supabase::KINDS.iter())
+        .chain(supabase_sql::KINDS.iter())
+        .chain(supabase_config::KINDS.iter())
 }
 
 /// The spec of one fact kind.
