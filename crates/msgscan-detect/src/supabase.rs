@@ -931,7 +931,7 @@ impl SbVisitor {
         let scope = if effect.is_some() { "effect" } else { scope };
         let in_loop = self.funcs.last().is_some_and(|f| f.loop_depth > 0);
         self.chans.push(Chan {
-            at: node.byte_range(),
+            at: method_start(node)..node.end_byte(),
             start: node.start_byte(),
             topic,
             literal,
@@ -961,7 +961,7 @@ impl SbVisitor {
         };
         let args = js::arguments(node);
         let mut call = ChanCall {
-            at: node.byte_range(),
+            at: method_start(node)..node.end_byte(),
             pos: node.start_byte(),
             root,
             method: method.to_string(),
@@ -981,7 +981,7 @@ impl SbVisitor {
                         .and_then(|f| js::object_property(f, k, cx))
                         .map(|v| js::string_value(v, cx).unwrap_or_else(|| compact(cx.text(v))))
                 };
-                call.at = node.start_byte()..args.get(1).unwrap_or(&args[0]).end_byte();
+                call.at = method_start(node)..args.get(1).unwrap_or(&args[0]).end_byte();
                 call.listen = Some(Listen {
                     kind,
                     event: get("event"),
@@ -1089,6 +1089,15 @@ fn strip_await(node: Node<'_>) -> Node<'_> {
         return js::unwrap_expr(inner);
     }
     node
+}
+
+/// Where a method call's fact starts: at the method name, so a call in the middle of a
+/// chain is located on its own line.
+fn method_start(call: Node<'_>) -> usize {
+    call.child_by_field_name("function")
+        .map(js::unwrap_expr)
+        .and_then(|f| f.child_by_field_name("property"))
+        .map_or(call.start_byte(), |p| p.start_byte())
 }
 
 /// `client.realtime` → `client`.

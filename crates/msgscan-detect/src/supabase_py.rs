@@ -74,6 +74,8 @@ struct Chan {
     broadcast_ack: bool,
     client: String,
     binding: Option<String>,
+    /// The function (or module) the binding belongs to.
+    binding_scope: Range<usize>,
     scope: &'static str,
     in_loop: bool,
     escapes_direct: bool,
@@ -91,6 +93,7 @@ type ListenSpec = (
 #[derive(Debug)]
 struct Call {
     at: Range<usize>,
+    pos: usize,
     root: Root,
     method: String,
     /// (type, event, schema, table, filter) for listeners.
@@ -114,7 +117,7 @@ struct PyVisitor {
     clients: HashSet<String>,
     chans: Vec<Chan>,
     calls: Vec<Call>,
-    /// (target root, all, range, method).
+    /// (target root, all, range, method); the range's start is the lookup position.
     removes: Vec<(Option<Root>, bool, Range<usize>, &'static str)>,
     escapes: Vec<String>,
     funcs: Vec<(Range<usize>, u32)>,
@@ -190,6 +193,14 @@ fn dict_get<'t>(dict: Node<'t>, key: &str, cx: &FileCx<'_>) -> Option<Node<'t>> 
                 == Some(key)
         })
         .and_then(|p| p.child_by_field_name("value"))
+}
+
+/// Where a method call's fact starts: at the method name.
+fn method_start(call: Node<'_>) -> usize {
+    call.child_by_field_name("function")
+        .filter(|f| f.kind() == "attribute")
+        .and_then(|f| f.child_by_field_name("attribute"))
+        .map_or(call.start_byte(), |p| p.start_byte())
 }
 
 fn binding_of(node: Node<'_>, cx: &FileCx<'_>) -> Option<String> {
@@ -345,7 +356,7 @@ impl PyVisitor {
                 || p.kind() == "await" && p.parent().is_some_and(|g| g.kind() == "return_statement")
         });
         self.chans.push(Chan {
-            at: node.byte_range(),
+            at: method_start(node)..node.end_byte(),
             start: node.start_byte(),
             topic,
             literal,
@@ -358,6 +369,10 @@ impl PyVisitor {
             broadcast_ack: is_true(broadcast.and_then(|b| dict_get(b, "ack", cx))),
             client: compact(cx.text(client)),
             binding: binding_of(top, cx),
+            binding_scope: match binding_of(top, cx) {
+                Some(b) if b.contains('.') => 0..cx.text.len(),
+                _ => self.funcs.last().map_or(0..cx.text.len(), |f| f.0.clone()),
+            },
             scope: if self.funcs.is_empty() {
                 "module"
             } else {
@@ -376,7 +391,8 @@ impl PyVisitor {
         let kw = |k: &str| py::kwarg(node, k, cx);
         let text_of = |n: Node<'_>| py::string_value(n, cx).unwrap_or_else(|| compact(cx.text(n)));
         let mut call = Call {
-            at: node.byte_range(),
+            at: method_start(node)..node.end_byte(),
+            pos: node.start_byte(),
             root,
             method: method.to_string(),
             listen: None,
@@ -430,13 +446,22 @@ impl PyVisitor {
         self.calls.push(call);
     }
 
-    fn resolve(&self, root: &Root) -> Option<usize> {
+    /// The channel a root names at `pos`: the `.channel()` call itself, or the latest
+    /// binding of the name in scope before `pos` (`self.x` bindings are file-wide).
+    fn resolve(&self, root: &Root, pos: usize) -> Option<usize> {
         match root {
             Root::ChanAt(s) => self.chans.iter().position(|c| c.start == *s),
             Root::Name(n) => self
                 .chans
                 .iter()
-                .rposition(|c| c.binding.as_deref() == Some(n.as_str())),
+                .enumerate()
+                .filter(|(_, c)| {
+                    c.binding.as_deref() == Some(n.as_str())
+                        && c.binding_scope.contains(&pos)
+                        && (c.start <= pos || n.contains('.'))
+                })
+                .max_by_key(|(_, c)| c.start)
+                .map(|(i, _)| i),
         }
     }
 }
@@ -479,8 +504,11 @@ impl<'t> Visitor<'t> for PyVisitor {
 
     fn finish(self: Box<Self>, cx: &mut FileCx<'t>) {
         let n = self.chans.len();
-        let resolved: Vec<Option<usize>> =
-            self.calls.iter().map(|c| self.resolve(&c.root)).collect();
+        let resolved: Vec<Option<usize>> = self
+            .calls
+            .iter()
+            .map(|c| self.resolve(&c.root, c.pos))
+            .collect();
         let mut listens: Vec<Vec<String>> = vec![Vec::new(); n];
         let mut subscribed = vec![false; n];
         let mut sends = vec![false; n];
@@ -502,7 +530,7 @@ impl<'t> Visitor<'t> for PyVisitor {
         let targets: Vec<Option<usize>> = self
             .removes
             .iter()
-            .map(|r| r.0.as_ref().and_then(|a| self.resolve(a)))
+            .map(|r| r.0.as_ref().and_then(|a| self.resolve(a, r.2.start)))
             .collect();
         for (r, t) in self.removes.iter().zip(&targets) {
             for (i, flag) in removed.iter_mut().enumerate() {
