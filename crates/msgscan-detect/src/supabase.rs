@@ -470,6 +470,7 @@ struct SbVisitor {
     header_reads: Vec<String>,
     reads_service_role: bool,
     uses_wait_until: bool,
+    imports_djwt: bool,
 }
 
 fn is_supabase_module(source: &str) -> bool {
@@ -484,6 +485,9 @@ impl SbVisitor {
         else {
             return;
         };
+        if source.contains("djwt") {
+            self.imports_djwt = true;
+        }
         let is_std_http = source.contains("std") && source.contains("http");
         if !is_supabase_module(&source) && !is_std_http {
             return;
@@ -531,11 +535,8 @@ impl SbVisitor {
         }
         self.supabase_import = true;
         let name = imported.unwrap_or(local);
-        if source.starts_with("@supabase/")
-            || source.starts_with("npm:@supabase/")
-            || source.contains("esm.sh/@supabase/")
-            || source.contains("jsr:@supabase/")
-        {
+        // `@supabase/...`, also as `npm:`, `jsr:` or `https://esm.sh/` specifiers in Deno.
+        if source.contains("@supabase/") {
             match name {
                 "RealtimeClient" => {
                     self.realtime_ctor.insert(local.to_string());
@@ -1559,13 +1560,14 @@ impl<'t> Visitor<'t> for SbVisitor {
                         .any(|s| c == s || c.ends_with(&format!(".{s}")))
                 })
             };
+            // djwt's `verify(jwt, key)` is a bare call; count it only when djwt is imported.
             let verifies_jwt = ends(&[
                 "getUser",
                 "getClaims",
                 "jwtVerify",
                 "verifyJWT",
                 "verifyJwt",
-            ]) || calls.contains("verify") && !ends(&["createHmac"]);
+            ]) || self.imports_djwt && calls.contains("verify");
             let verifies_signature = ends(&[
                 "createHmac",
                 "subtle.verify",
@@ -1783,5 +1785,79 @@ mod tests {
         assert!(!jwt_is_service_role(anon));
         assert!(!jwt_is_service_role("not a jwt"));
         assert_eq!(mask_secret(service), "eyJhbG…(redacted)");
+    }
+}
+
+#[cfg(test)]
+mod detect_tests {
+    use std::time::Duration;
+
+    use msgscan_lang::{FileParser, Language};
+
+    fn facts(path: &str, src: &str) -> Vec<crate::Fact> {
+        let lang = Language::from_path(std::path::Path::new(path)).unwrap();
+        let parsed = FileParser::new(Duration::from_secs(5))
+            .parse(lang, src)
+            .unwrap();
+        crate::detect(path, src, &parsed)
+    }
+
+    fn kinds(f: &[crate::Fact]) -> Vec<(&str, Option<&str>, u32)> {
+        f.iter()
+            .map(|f| (f.kind.as_str(), f.name.as_deref(), f.line))
+            .collect()
+    }
+
+    #[test]
+    fn subscribe_without_a_supabase_client_is_not_a_fact() {
+        let src = "import { Subject } from 'rxjs'\nconst s = new Subject()\ns.subscribe()\nconst channel = socket.channel('room:1')\nchannel.on('broadcast', {}, f).subscribe()\n";
+        assert!(facts("src/a.ts", src).is_empty());
+        // With a Supabase import, a store's subscribe is still not a channel's.
+        let src = "import { createClient } from '@supabase/supabase-js'\nconst store = { subscribe() {} }\nstore.subscribe()\n";
+        assert!(facts("src/b.ts", src).is_empty());
+    }
+
+    #[test]
+    fn bindings_resolve_per_function() {
+        let src = "import { supabase } from '../lib/supabaseClient'\n\
+                   export function a() {\n  const ch = supabase.channel('a')\n  ch.subscribe()\n}\n\
+                   export function b() {\n  const ch = supabase.channel(`b:${id}`)\n  ch.on('presence', { event: 'sync' }, f)\n  ch.subscribe((s) => s === 'CHANNEL_ERROR' && retry())\n}\n";
+        let got = facts("src/c.js", src);
+        assert_eq!(
+            kinds(&got),
+            vec![
+                ("supabase_channel", Some("a"), 3),
+                ("supabase_channel", Some("b:*"), 7),
+                ("supabase_subscribe", Some("a"), 4),
+                ("supabase_listen", Some("sync"), 8),
+                ("supabase_subscribe", Some("b:*"), 9),
+            ]
+        );
+        let sub_b = &got[4];
+        assert_eq!(sub_b.attr("handles_errors").unwrap(), true);
+        assert_eq!(
+            sub_b.attr("listens").unwrap(),
+            &serde_json::json!(["presence"])
+        );
+    }
+
+    #[test]
+    fn edge_function_and_browser_service_role_key() {
+        let src = "import { createClient } from 'jsr:@supabase/supabase-js@2'\n\
+                   const sb = createClient(Deno.env.get('SUPABASE_URL')!, Deno.env.get('SUPABASE_SERVICE_ROLE_KEY')!)\n\
+                   Deno.serve(async (req) => {\n  const { data } = await sb.auth.getUser(req.headers.get('Authorization')!)\n  return new Response('ok')\n})\n";
+        let got = facts("supabase/functions/me/index.ts", src);
+        let edge = got.iter().find(|f| f.kind == "edge_function").unwrap();
+        assert_eq!(edge.name.as_deref(), Some("me"));
+        assert_eq!(edge.attr("verifies_jwt").unwrap(), true);
+        assert_eq!(edge.attr("reads_authorization").unwrap(), true);
+        let client = got.iter().find(|f| f.kind == "supabase_client").unwrap();
+        assert_eq!(client.attr("service_role").unwrap(), true);
+        assert_eq!(client.attr("browser").unwrap(), false);
+
+        let src = "import { createClient } from '@supabase/supabase-js'\nexport const sb = createClient(import.meta.env.VITE_SUPABASE_URL, import.meta.env.VITE_SUPABASE_SERVICE_ROLE_KEY)\n";
+        let got = facts("src/supabase.js", src);
+        assert_eq!(got[0].attr("service_role").unwrap(), true);
+        assert_eq!(got[0].attr("browser").unwrap(), true);
     }
 }

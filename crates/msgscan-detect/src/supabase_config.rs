@@ -194,3 +194,45 @@ impl<'t> Visitor<'t> for ConfigVisitor {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use msgscan_lang::FileParser;
+
+    fn facts(src: &str) -> Vec<crate::Fact> {
+        let path = "supabase/config.toml";
+        let lang = Language::from_path(std::path::Path::new(path)).unwrap();
+        let parsed = FileParser::new(Duration::from_secs(5))
+            .parse(lang, src)
+            .unwrap();
+        crate::detect(path, src, &parsed)
+    }
+
+    use super::*;
+
+    #[test]
+    fn both_spellings_of_function_settings() {
+        let src = "[functions.stripe-webhook]\nverify_jwt = false\n\n[functions.\"hello\"]\nentrypoint = \"./functions/hello/main.ts\"\n\n[functions]\nlegacy.verify_jwt = false\n\n[auth]\nverify_jwt = false\n";
+        let got: Vec<(String, u32, bool, bool)> = facts(src)
+            .into_iter()
+            .map(|f| {
+                (
+                    f.name.clone().unwrap(),
+                    f.line,
+                    f.attr("verify_jwt").unwrap().as_bool().unwrap(),
+                    f.attr("verify_jwt_set").unwrap().as_bool().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("stripe-webhook".into(), 2, false, true),
+                ("hello".into(), 4, true, false),
+                ("legacy".into(), 8, false, true),
+            ]
+        );
+    }
+}

@@ -237,7 +237,9 @@ impl Detector for SupabaseSql {
         &[Language::Sql]
     }
     fn kinds(&self, _language: Language) -> &'static [&'static str] {
-        &["toplevel_stmt"]
+        // `toplevel_stmt` in the SQL tree; `stmt_execsql` in PL/pgSQL bodies (DO blocks and
+        // functions), whose SQL is an opaque fragment read as text.
+        &["toplevel_stmt", "stmt_execsql"]
     }
     fn needles(&self) -> &'static [&'static str] {
         &[
@@ -969,8 +971,102 @@ fn find_secret(text: &str) -> Option<String> {
     None
 }
 
+impl SqlVisitor {
+    /// A statement inside a PL/pgSQL body, read from its text: `ALTER PUBLICATION ...
+    /// ADD/SET/DROP TABLE ...` and `ALTER TABLE ... ENABLE ROW LEVEL SECURITY` / `REPLICA
+    /// IDENTITY ...` (the idempotent `DO $$ ... IF NOT EXISTS ... THEN ALTER PUBLICATION`
+    /// form of many migrations).
+    fn text_statement(&self, node: Node<'_>, cx: &mut FileCx<'_>) {
+        let src = text(node, cx);
+        let tokens: Vec<&str> = src
+            .split(|c: char| c.is_whitespace() || c == ';')
+            .filter(|t| !t.is_empty())
+            .collect();
+        let kw = |i: usize, k: &str| tokens.get(i).is_some_and(|t| t.eq_ignore_ascii_case(k));
+        if kw(0, "alter") && kw(1, "publication") && tokens.len() > 4 {
+            let publication = ident(tokens[2]);
+            let action = tokens[3].to_ascii_lowercase();
+            if !matches!(action.as_str(), "add" | "set" | "drop") || !kw(4, "table") {
+                return;
+            }
+            let list = tokens[5..].join(" ");
+            for item in list.split(',') {
+                let item = item.trim();
+                let item = if item.len() > 5 && item[..5].eq_ignore_ascii_case("only ") {
+                    item[5..].trim()
+                } else {
+                    item
+                };
+                let end = item
+                    .find(|c: char| c == '(' || c.is_whitespace() || c == '*')
+                    .unwrap_or(item.len());
+                if end == 0 {
+                    continue;
+                }
+                let name = table_name(&item[..end]);
+                let (schema, table) = name.split_once('.').unwrap_or(("public", &name));
+                let fact = cx
+                    .fact("sql_publication", REALTIME, Role::Config, node)
+                    .name(name.clone())
+                    .attr("publication", publication.clone())
+                    .attr("realtime", publication == "supabase_realtime")
+                    .attr("action", action.clone())
+                    .attr("scope", "table")
+                    .attr("schema", schema)
+                    .attr("table", table);
+                let fact = self.common(fact);
+                cx.emit(fact);
+            }
+        } else if kw(0, "alter") && kw(1, "table") {
+            let mut i = 2;
+            if kw(i, "if") && kw(i + 1, "exists") {
+                i += 2;
+            }
+            if kw(i, "only") {
+                i += 1;
+            }
+            let Some(written) = tokens.get(i) else { return };
+            let table = table_name(written);
+            let rest = words(&tokens[i + 1..].join(" "));
+            let rls = match rest.as_str() {
+                "enable row level security" => Some(("enable", true)),
+                "disable row level security" => Some(("disable", false)),
+                "force row level security" => Some(("force", true)),
+                "no force row level security" => Some(("no_force", true)),
+                _ => None,
+            };
+            if let Some((action, enabled)) = rls {
+                let fact = cx
+                    .fact("sql_rls", REALTIME, Role::Config, node)
+                    .name(table)
+                    .attr("enabled", enabled)
+                    .attr("action", action);
+                let fact = self.common(fact);
+                cx.emit(fact);
+            } else if let Some(r) = rest.strip_prefix("replica identity ") {
+                let identity = r.split(' ').next().unwrap_or_default();
+                let identity = if identity == "using" {
+                    "index"
+                } else {
+                    identity
+                };
+                let fact = cx
+                    .fact("sql_replica_identity", REALTIME, Role::Config, node)
+                    .name(table)
+                    .attr("identity", identity);
+                let fact = self.common(fact);
+                cx.emit(fact);
+            }
+        }
+    }
+}
+
 impl<'t> Visitor<'t> for SqlVisitor {
     fn enter(&mut self, node: Node<'t>, cx: &mut FileCx<'t>) {
+        if node.kind() == "stmt_execsql" {
+            self.text_statement(node, cx);
+            return;
+        }
         let Some(stmt) = child(node, "stmt").and_then(|s| s.named_child(0)) else {
             return;
         };
@@ -1036,5 +1132,52 @@ mod tests {
             find_secret("'Bearer ' || (select decrypted_secret from vault.decrypted_secrets)"),
             None
         );
+    }
+}
+
+#[cfg(test)]
+mod detect_tests {
+    use std::time::Duration;
+
+    use msgscan_lang::FileParser;
+
+    fn facts(path: &str, src: &str) -> Vec<crate::Fact> {
+        let parsed = FileParser::new(Duration::from_secs(5))
+            .parse(msgscan_lang::Language::Sql, src)
+            .unwrap();
+        crate::detect(path, src, &parsed)
+    }
+
+    #[test]
+    fn publication_inside_a_do_block_and_rls_keep_migration_order() {
+        let src = "alter table \"Chat\".\"Rooms\" enable row level security;\n\
+                   do $$\nbegin\n  if not exists (select 1 from pg_publication_tables where tablename = 'rooms') then\n    alter publication supabase_realtime add table Chat.\"Rooms\", public.notes;\n  end if;\nend $$;\n\
+                   -- alter publication supabase_realtime add table ignored;\n";
+        let got = facts("supabase/migrations/20240301000000_rooms.sql", src);
+        let summary: Vec<(String, String, u32)> = got
+            .iter()
+            .map(|f| (f.kind.clone(), f.name.clone().unwrap_or_default(), f.line))
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                ("sql_rls".into(), "Chat.Rooms".into(), 1),
+                ("sql_publication".into(), "chat.Rooms".into(), 5),
+                ("sql_publication".into(), "public.notes".into(), 5),
+            ]
+        );
+        for f in &got {
+            assert_eq!(f.attr("migration").unwrap(), "20240301000000");
+            assert_eq!(f.attr("in_migrations").unwrap(), true);
+        }
+    }
+
+    #[test]
+    fn commented_out_webhooks_are_not_facts() {
+        let src = "create function f() returns trigger language plpgsql as $$\nbegin\n  -- perform net.http_post(url := 'https://x/functions/v1/a');\n  perform net.http_post(url := 'https://x/functions/v1/b');\n  return new;\nend $$;\n";
+        let got = facts("db/hooks.sql", src);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].attr("edge_function").unwrap(), "b");
+        assert_eq!(got[0].attr("in_migrations").unwrap(), false);
     }
 }
