@@ -419,8 +419,8 @@ struct ChanCall {
     subscribe: (bool, bool, bool),
     /// `send`/`httpSend`: the event, if a broadcast.
     send_event: Option<Option<String>>,
-    /// Inside a nested function of this effect (its cleanup).
-    effect_cleanup: Option<usize>,
+    /// The effect (callback) this call is in, body or cleanup.
+    in_effect: Option<usize>,
 }
 
 #[derive(Debug, Default)]
@@ -439,7 +439,7 @@ struct Remove {
     arg: Option<Root>,
     all: bool,
     method: &'static str,
-    effect_cleanup: Option<usize>,
+    in_effect: Option<usize>,
 }
 
 #[derive(Default)]
@@ -460,6 +460,9 @@ struct SbVisitor {
     funcs: Vec<Func>,
     /// Effect callback ranges.
     effects: Vec<Range<usize>>,
+    /// Per effect: whether its cleanup is the function it returns (React, Svelte), rather
+    /// than a separate hook (Vue's `onUnmounted`).
+    effect_returns_cleanup: Vec<bool>,
     chans: Vec<Chan>,
     calls: Vec<ChanCall>,
     removes: Vec<Remove>,
@@ -674,14 +677,6 @@ impl SbVisitor {
             .unwrap_or(0..cx.text.len())
     }
 
-    /// The effect whose cleanup (a function nested in the effect callback) we are in.
-    fn effect_cleanup(&self) -> Option<usize> {
-        let n = self.funcs.len();
-        (0..n.saturating_sub(1))
-            .rev()
-            .find_map(|i| self.funcs[i].effect.filter(|_| i + 1 < n))
-    }
-
     fn on_new(&mut self, node: Node<'_>, cx: &mut FileCx<'_>) {
         let Some(ctor) = node.child_by_field_name("constructor") else {
             return;
@@ -739,6 +734,9 @@ impl SbVisitor {
                 let cb = js::unwrap_expr(*cb);
                 if js::is_function(cb) {
                     self.effects.push(cb.byte_range());
+                    let hook = p.rsplit('.').next().unwrap_or_default();
+                    self.effect_returns_cleanup
+                        .push(!matches!(hook, "onMounted" | "onBeforeMount"));
                 }
             }
         }
@@ -779,7 +777,7 @@ impl SbVisitor {
                     } else {
                         "removeAllChannels"
                     },
-                    effect_cleanup: self.effect_cleanup(),
+                    in_effect: self.enclosing_effect(),
                 });
             }
             "setAuth" => {
@@ -921,9 +919,33 @@ impl SbVisitor {
             parent,
             Some("return_statement") | Some("arrow_function") | Some("arguments")
         );
-        let scope_range = match &binding {
-            Some(b) if b.contains('.') => 0..cx.text.len(),
-            _ => self.current_scope(cx),
+        // A declaration is scoped to its function; an assignment (`channel = ...`,
+        // `this.channel = ...`, `ref.current = ...`) to a variable declared elsewhere.
+        let declared = {
+            let mut n = top;
+            loop {
+                match n.parent() {
+                    Some(p)
+                        if matches!(
+                            p.kind(),
+                            "as_expression"
+                                | "non_null_expression"
+                                | "parenthesized_expression"
+                                | "satisfies_expression"
+                                | "await_expression"
+                        ) =>
+                    {
+                        n = p
+                    }
+                    Some(p) => break p.kind() == "variable_declarator",
+                    None => break false,
+                }
+            }
+        };
+        let scope_range = if declared {
+            self.current_scope(cx)
+        } else {
+            0..cx.text.len()
         };
         let (scope, effect) = match self.funcs.last() {
             None => ("module", None),
@@ -952,6 +974,19 @@ impl SbVisitor {
         });
     }
 
+    /// Whether a removal counts for a channel created in `effect`: anywhere for a channel
+    /// outside effects or in a Vue `onMounted`; otherwise inside the same effect (its body
+    /// or the cleanup it returns), not in some other handler.
+    fn removal_counts(&self, effect: Option<usize>, removal_effect: Option<usize>) -> bool {
+        match effect {
+            None => true,
+            Some(e) => {
+                !self.effect_returns_cleanup.get(e).copied().unwrap_or(true)
+                    || removal_effect == Some(e)
+            }
+        }
+    }
+
     fn enclosing_effect(&self) -> Option<usize> {
         self.funcs.iter().rev().find_map(|f| f.effect)
     }
@@ -969,7 +1004,7 @@ impl SbVisitor {
             listen: None,
             subscribe: (false, false, false),
             send_event: None,
-            effect_cleanup: self.effect_cleanup(),
+            in_effect: self.enclosing_effect(),
         };
         match method {
             "on" => {
@@ -1400,7 +1435,7 @@ impl<'t> Visitor<'t> for SbVisitor {
                 "send" | "httpSend" if call.send_event.is_some() => sends[i] = true,
                 "unsubscribe" => {
                     let ch = &self.chans[i];
-                    if ch.effect.is_none() || call.effect_cleanup == ch.effect {
+                    if self.removal_counts(ch.effect, call.in_effect) {
                         removed[i] = true;
                     }
                 }
@@ -1415,7 +1450,7 @@ impl<'t> Visitor<'t> for SbVisitor {
         for (r, target) in self.removes.iter().zip(&remove_targets) {
             for (i, ch) in self.chans.iter().enumerate() {
                 let hits = r.all || *target == Some(i);
-                let in_cleanup = ch.effect.is_none() || r.effect_cleanup == ch.effect;
+                let in_cleanup = self.removal_counts(ch.effect, r.in_effect);
                 if hits && in_cleanup {
                     removed[i] = true;
                 }
@@ -1859,5 +1894,50 @@ mod detect_tests {
         let got = facts("src/supabase.js", src);
         assert_eq!(got[0].attr("service_role").unwrap(), true);
         assert_eq!(got[0].attr("browser").unwrap(), true);
+    }
+}
+
+#[cfg(test)]
+mod cleanup_tests {
+    use std::time::Duration;
+
+    use msgscan_lang::{FileParser, Language};
+
+    fn channels(path: &str, src: &str) -> Vec<(Option<String>, bool, String)> {
+        let lang = Language::from_path(std::path::Path::new(path)).unwrap();
+        let parsed = FileParser::new(Duration::from_secs(5))
+            .parse(lang, src)
+            .unwrap();
+        crate::detect(path, src, &parsed)
+            .into_iter()
+            .filter(|f| f.kind == "supabase_channel")
+            .map(|f| {
+                (
+                    f.name.clone(),
+                    f.attr("removed").unwrap().as_bool().unwrap(),
+                    f.attr("scope").unwrap().as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn vue_unmount_and_react_refs_remove_channels() {
+        let vue = "import { onMounted, onUnmounted } from 'vue'\nimport { supabase } from '@/lib/supabase'\nlet channel\nonMounted(() => {\n  channel = supabase.channel('feed').on('broadcast', { event: 'x' }, f).subscribe(cb)\n})\nonUnmounted(() => { supabase.removeChannel(channel) })\n";
+        assert_eq!(
+            channels("src/Feed.js", vue),
+            vec![(Some("feed".into()), true, "effect".into())]
+        );
+        let react = "import { useEffect, useRef } from 'react'\nimport { supabase } from '../supabase'\nexport function Feed() {\n  const ref = useRef(null)\n  useEffect(() => {\n    ref.current = supabase.channel('feed').subscribe(cb)\n    return () => { if (ref.current) supabase.removeChannel(ref.current) }\n  }, [])\n  useEffect(() => {\n    const leak = supabase.channel('leak').subscribe(cb)\n    supabase.removeChannel(leak)\n  }, [])\n  useEffect(() => {\n    window.ch = supabase.channel('elsewhere').subscribe(cb)\n  }, [])\n  const stop = () => supabase.removeChannel(window.ch)\n}\n";
+        assert_eq!(
+            channels("src/Feed.tsx", react),
+            vec![
+                (Some("feed".into()), true, "effect".into()),
+                // A one-shot channel removed in the effect body is released too.
+                (Some("leak".into()), true, "effect".into()),
+                // Removed by some handler, not when the effect re-runs or unmounts.
+                (Some("elsewhere".into()), false, "effect".into()),
+            ]
+        );
     }
 }
