@@ -740,8 +740,11 @@ impl SbVisitor {
                 }
             }
         }
-        // Arguments that hand a name to other code.
-        for arg in js::arguments(node) {
+        // Arguments that hand a name to other code (removal is not handing it on).
+        let removal = path
+            .as_deref()
+            .is_some_and(|p| p.ends_with(".removeChannel") || p.ends_with(".removeAllChannels"));
+        for arg in js::arguments(node).into_iter().filter(|_| !removal) {
             if let Some(p) = js::member_path(arg, cx) {
                 self.escapes.push((p, node.start_byte()));
             }
@@ -1461,10 +1464,7 @@ impl<'t> Visitor<'t> for SbVisitor {
                 || ch.binding.as_deref().is_some_and(|b| {
                     self.escapes.iter().any(|(name, pos)| {
                         name == b && ch.binding_scope.contains(pos) && *pos > ch.start
-                    }) && !self
-                        .removes
-                        .iter()
-                        .any(|r| matches!(&r.arg, Some(Root::Name(a)) if a == b))
+                    })
                 });
             let fact = cx
                 .fact_range(

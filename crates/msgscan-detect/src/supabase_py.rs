@@ -119,7 +119,8 @@ struct PyVisitor {
     calls: Vec<Call>,
     /// (target root, all, range, method); the range's start is the lookup position.
     removes: Vec<(Option<Root>, bool, Range<usize>, &'static str)>,
-    escapes: Vec<String>,
+    /// Names returned or passed to other calls, with the position.
+    escapes: Vec<(String, usize)>,
     funcs: Vec<(Range<usize>, u32)>,
 }
 
@@ -281,9 +282,15 @@ impl PyVisitor {
         {
             self.clients.insert(b);
         }
-        for arg in py::positional(node) {
-            if let Some(p) = dotted_text(arg, cx) {
-                self.escapes.push(p);
+        let is_removal = func.kind() == "attribute"
+            && func
+                .child_by_field_name("attribute")
+                .is_some_and(|a| matches!(cx.text(a), "remove_channel" | "remove_all_channels"));
+        if !is_removal {
+            for arg in py::positional(node) {
+                if let Some(p) = dotted_text(arg, cx) {
+                    self.escapes.push((p, node.start_byte()));
+                }
             }
         }
         if func.kind() != "attribute" {
@@ -479,7 +486,7 @@ impl<'t> Visitor<'t> for PyVisitor {
             }
             "return_statement" => {
                 if let Some(v) = node.named_child(0).and_then(|v| dotted_text(v, cx)) {
-                    self.escapes.push(v);
+                    self.escapes.push((v, node.start_byte()));
                 }
             }
             _ => {}
@@ -541,10 +548,11 @@ impl<'t> Visitor<'t> for PyVisitor {
         }
         for (i, ch) in self.chans.iter().enumerate() {
             let escapes = ch.escapes_direct
-                || ch
-                    .binding
-                    .as_ref()
-                    .is_some_and(|b| self.escapes.iter().any(|e| e == b) && !removed[i]);
+                || ch.binding.as_ref().is_some_and(|b| {
+                    self.escapes
+                        .iter()
+                        .any(|(e, pos)| e == b && *pos > ch.start && ch.binding_scope.contains(pos))
+                });
             let fact = cx
                 .fact_range(
                     "supabase_channel",
