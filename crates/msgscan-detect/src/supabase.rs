@@ -142,7 +142,7 @@ pub(crate) const KINDS: &[KindSpec] = &[
     KindSpec {
         kind: "supabase_listen",
         transport: REALTIME,
-        doc: "`channel.on(type, filter, callback)`. Name: `schema.table` for `postgres_changes` (`schema.*` without a table), else the event.",
+        doc: "`channel.on(type, filter, callback)`. Name: `schema.table` for `postgres_changes` (`schema.*` without a table; absent when the options are not an object literal), else the event. Client-side names are kept exactly as written: Realtime compares them with the stored names.",
         attrs: &[
             a(
                 "type",
@@ -426,6 +426,8 @@ struct ChanCall {
 #[derive(Debug, Default)]
 struct Listen {
     kind: String,
+    /// The filter is an object literal (so a missing `table`/`filter` is really missing).
+    literal: bool,
     event: Option<String>,
     schema: Option<String>,
     table: Option<String>,
@@ -1022,6 +1024,7 @@ impl SbVisitor {
                 };
                 call.at = method_start(node)..args.get(1).unwrap_or(&args[0]).end_byte();
                 call.listen = Some(Listen {
+                    literal: filter.is_some_and(|f| f.kind() == "object"),
                     kind,
                     event: get("event"),
                     schema: get("schema"),
@@ -1497,7 +1500,9 @@ impl<'t> Visitor<'t> for SbVisitor {
             match call.method.as_str() {
                 "on" => {
                     let Some(l) = &call.listen else { continue };
-                    let name = if l.kind == "postgres_changes" {
+                    let name = if l.kind == "postgres_changes" && !l.literal {
+                        None
+                    } else if l.kind == "postgres_changes" {
                         Some(exact_table(
                             l.schema.as_deref().unwrap_or("public"),
                             l.table.as_deref().unwrap_or("*"),
@@ -1512,7 +1517,7 @@ impl<'t> Visitor<'t> for SbVisitor {
                         .attr_opt("event", l.event.clone())
                         .attr_opt("topic", ch.topic.clone())
                         .attr("private", ch.private);
-                    if l.kind == "postgres_changes" {
+                    if l.kind == "postgres_changes" && l.literal {
                         fact = fact
                             .attr_opt("schema", l.schema.clone())
                             .attr_opt("table", l.table.clone())
