@@ -168,7 +168,7 @@ pub(crate) const KINDS: &[KindSpec] = &[
             a(
                 "has_filter",
                 AttrType::Bool,
-                "postgres_changes: a `filter` is given",
+                "postgres_changes with literal options: a `filter` is given (absent when the options are built elsewhere)",
             ),
             a("topic", AttrType::String, "the channel's topic pattern"),
             a("private", AttrType::Bool, "the channel is private"),
