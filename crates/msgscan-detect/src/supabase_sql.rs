@@ -290,12 +290,12 @@ pub(crate) fn migration_of(path: &str) -> String {
 }
 
 /// One identifier as Postgres reads it: quoted keeps case (with `""` unescaped), unquoted
-/// folds to lower case.
+/// folds ASCII letters to lower case (Postgres leaves other characters alone in UTF-8).
 pub(crate) fn ident(s: &str) -> String {
     let s = s.trim();
     match s.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
         Some(inner) => inner.replace("\"\"", "\""),
-        None => s.to_lowercase(),
+        None => s.to_ascii_lowercase(),
     }
 }
 
@@ -992,10 +992,9 @@ impl SqlVisitor {
             let list = tokens[5..].join(" ");
             for item in list.split(',') {
                 let item = item.trim();
-                let item = if item.len() > 5 && item[..5].eq_ignore_ascii_case("only ") {
-                    item[5..].trim()
-                } else {
-                    item
+                let item = match item.get(..5) {
+                    Some(head) if head.eq_ignore_ascii_case("only ") => item[5..].trim(),
+                    _ => item,
                 };
                 let end = item
                     .find(|c: char| c == '(' || c.is_whitespace() || c == '*')
@@ -1170,6 +1169,18 @@ mod detect_tests {
             assert_eq!(f.attr("migration").unwrap(), "20240301000000");
             assert_eq!(f.attr("in_migrations").unwrap(), true);
         }
+    }
+
+    #[test]
+    fn non_ascii_identifiers_do_not_panic() {
+        let src = "do $$ begin alter publication supabase_realtime add table Éé表, \"Ünï\"; alter table Ñ enable row level security; end $$;\nselect realtime.send('{}'::jsonb, 'é', 'sala:' || ñ, false);\n";
+        let got = facts("x.sql", src);
+        let mut names: Vec<&str> = got.iter().filter_map(|f| f.name.as_deref()).collect();
+        names.sort();
+        assert_eq!(
+            names,
+            vec!["public.Éé表", "public.Ñ", "public.Ünï", "sala:*"]
+        );
     }
 
     #[test]
