@@ -271,6 +271,11 @@ pub(crate) const KINDS: &[KindSpec] = &[
                 AttrType::Bool,
                 "the file reads the service-role key",
             ),
+            a(
+                "does_io",
+                AttrType::Bool,
+                "the file makes outbound calls or writes: `fetch`, or a query builder's `insert`/`update`/`upsert`/`delete`/`rpc`, `functions.invoke`",
+            ),
         ],
     },
     KindSpec {
@@ -472,6 +477,8 @@ struct SbVisitor {
     escapes: Vec<(String, usize)>,
     serve_at: Option<Range<usize>>,
     callee_paths: HashSet<String>,
+    /// Method (or function) names called in an edge function file.
+    called_names: HashSet<String>,
     header_reads: Vec<String>,
     reads_service_role: bool,
     uses_wait_until: bool,
@@ -710,6 +717,16 @@ impl SbVisitor {
         };
         let func = js::unwrap_expr(func);
         let path = js::member_path(func, cx);
+        if self.edge_function.is_some() {
+            let name = match func.kind() {
+                "member_expression" => func.child_by_field_name("property").map(|p| cx.text(p)),
+                "identifier" => Some(cx.text(func)),
+                _ => None,
+            };
+            if let Some(n) = name {
+                self.called_names.insert(n.to_string());
+            }
+        }
         if let Some(p) = &path {
             if self.edge_function.is_some() {
                 self.callee_paths.insert(p.clone());
@@ -1636,7 +1653,15 @@ impl<'t> Visitor<'t> for SbVisitor {
                 .attr("verifies_signature", verifies_signature)
                 .attr("reads_authorization", reads_auth)
                 .attr("reads_signature_header", reads_sig)
-                .attr("uses_service_role", self.reads_service_role);
+                .attr("uses_service_role", self.reads_service_role)
+                .attr(
+                    "does_io",
+                    [
+                        "fetch", "insert", "update", "upsert", "delete", "rpc", "invoke",
+                    ]
+                    .iter()
+                    .any(|n| self.called_names.contains(*n)),
+                );
             cx.emit(fact);
         }
     }
