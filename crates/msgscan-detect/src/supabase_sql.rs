@@ -165,7 +165,7 @@ pub(crate) const KINDS: &[KindSpec] = &[
             a(
                 "private",
                 AttrType::Bool,
-                "`realtime.send`: the private flag, when a literal",
+                "`realtime.send`: the private flag, when a literal (absent when omitted: it defaults to true)",
             ),
             a(
                 "topic_expr",
