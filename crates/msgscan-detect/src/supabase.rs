@@ -52,7 +52,7 @@ pub(crate) const KINDS: &[KindSpec] = &[
             a(
                 "browser",
                 AttrType::Bool,
-                "the client runs in the browser: a `'use client'` file, a browser factory, a public env prefix (`NEXT_PUBLIC_`, `VITE_`, `EXPO_PUBLIC_`, `REACT_APP_`, `PUBLIC_`), a JSX/TSX file, or a file under `components/` or `pages/` (not `pages/api/`)",
+                "the client runs in the browser: a `'use client'` file, a browser factory, a public env prefix (`NEXT_PUBLIC_`, `VITE_`, `EXPO_PUBLIC_`, `REACT_APP_`, `PUBLIC_`), a JSX/TSX file outside server-side directories (`app/`, `api/`, `*.server.*`), or a file under `components/` or `pages/` (not `pages/api/`)",
             ),
             a(
                 "browser_reason",
@@ -634,18 +634,13 @@ impl SbVisitor {
             return true;
         }
         let root = path.split('.').next().unwrap_or_default();
-        if self.imported.contains(root) && !self.factories_only(root) {
+        if self.imported.contains(root) {
             return true;
         }
         (self.supabase_import || self.edge_function.is_some())
             && path
                 .split('.')
                 .any(|seg| seg.to_ascii_lowercase().contains("supabase"))
-    }
-
-    /// A name imported from a Supabase module that is only ever called (a factory).
-    fn factories_only(&self, _name: &str) -> bool {
-        false
     }
 
     /// The binding a value is assigned to, looking through `await` and TS wrappers.
@@ -895,10 +890,13 @@ impl SbVisitor {
         if self.use_client {
             return Some("the file is marked `'use client'`".into());
         }
-        if cx.language == Language::Tsx || cx.path.ends_with(".jsx") {
+        let p = format!("/{}", cx.path);
+        // Server-side by convention: Next.js app router (server components unless
+        // `'use client'`), Remix `*.server.*` modules, API routes.
+        let server_side = p.contains("/app/") || p.contains(".server.") || p.contains("/api/");
+        if (cx.language == Language::Tsx || cx.path.ends_with(".jsx")) && !server_side {
             return Some("the file is a JSX/TSX component file".into());
         }
-        let p = format!("/{}", cx.path);
         if p.contains("/components/") {
             return Some("the file is under `components/`".into());
         }
