@@ -971,6 +971,117 @@ fn find_secret(text: &str) -> Option<String> {
     None
 }
 
+/// A table that ends up in the `supabase_realtime` publication without row-level security,
+/// after replaying every migration in order (see [`realtime_tables_without_rls`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnprotectedTable {
+    /// `schema.table`.
+    pub table: String,
+    /// The id of the `sql_publication` fact that (last) published it.
+    pub published_by: String,
+    /// The id of the `sql_rls` fact that disabled RLS, when it was enabled and then
+    /// disabled; `None` when RLS was never enabled.
+    pub disabled_by: Option<String>,
+}
+
+/// Replays the `sql_publication` and `sql_rls` facts of a project (with ids) in migration
+/// order (`migration` attr, then path, then position) and returns the tables left in the
+/// `supabase_realtime` publication whose row-level security is off: never enabled, or
+/// disabled by a later statement. Tables published through `FOR ALL TABLES` or a schema
+/// count when an RLS statement names them. This is the replay a project-level rule
+/// ("realtime table without RLS across the migration history") needs.
+pub fn realtime_tables_without_rls(facts: &[crate::Fact]) -> Vec<UnprotectedTable> {
+    use std::collections::BTreeMap;
+    let s = |f: &crate::Fact, k: &str| {
+        f.attr(k)
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let mut ordered: Vec<&crate::Fact> = facts
+        .iter()
+        .filter(|f| {
+            f.kind == "sql_rls"
+                || f.kind == "sql_publication"
+                    && f.attr("realtime") == Some(&serde_json::Value::Bool(true))
+        })
+        .collect();
+    ordered.sort_by(|a, b| {
+        (s(a, "migration"), &a.path, a.line, a.column).cmp(&(
+            s(b, "migration"),
+            &b.path,
+            b.line,
+            b.column,
+        ))
+    });
+    // table (or `schema.*`, `*.*`) → publishing fact id
+    let mut published: BTreeMap<String, String> = BTreeMap::new();
+    // table → (enabled, fact id)
+    let mut rls: BTreeMap<String, (bool, String)> = BTreeMap::new();
+    let mut previous_set: Option<(&str, u32)> = None;
+    for f in ordered {
+        let Some(name) = f.name.clone() else { continue };
+        let name = if name == "*" { "*.*".to_string() } else { name };
+        if f.kind == "sql_rls" {
+            let enabled = f.attr("enabled") == Some(&serde_json::Value::Bool(true));
+            rls.insert(name, (enabled, f.id.clone()));
+            previous_set = None;
+            continue;
+        }
+        match s(f, "action").as_str() {
+            "drop" => {
+                published.remove(&name);
+                previous_set = None;
+            }
+            "set" => {
+                // One `SET TABLE a, b` statement replaces the list: clear on its first table.
+                if previous_set != Some((f.path.as_str(), f.line)) {
+                    published.clear();
+                }
+                previous_set = Some((f.path.as_str(), f.line));
+                published.insert(name, f.id.clone());
+            }
+            _ => {
+                published.insert(name, f.id.clone());
+                previous_set = None;
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let mut seen = HashSet::new();
+    for (pattern, by) in &published {
+        let concrete = !pattern.contains('*');
+        let candidates: Vec<String> = if concrete {
+            vec![pattern.clone()]
+        } else {
+            rls.keys()
+                .filter(|t| crate::supabase::topics_match(pattern, t))
+                .cloned()
+                .collect()
+        };
+        for table in candidates {
+            if !seen.insert(table.clone()) {
+                continue;
+            }
+            match rls.get(&table) {
+                Some((true, _)) => {}
+                Some((false, id)) => out.push(UnprotectedTable {
+                    table,
+                    published_by: by.clone(),
+                    disabled_by: Some(id.clone()),
+                }),
+                None if concrete => out.push(UnprotectedTable {
+                    table,
+                    published_by: by.clone(),
+                    disabled_by: None,
+                }),
+                None => {}
+            }
+        }
+    }
+    out
+}
+
 impl SqlVisitor {
     /// A statement inside a PL/pgSQL body, read from its text: `ALTER PUBLICATION ...
     /// ADD/SET/DROP TABLE ...` and `ALTER TABLE ... ENABLE ROW LEVEL SECURITY` / `REPLICA
@@ -1181,6 +1292,60 @@ mod detect_tests {
             names,
             vec!["public.Éé表", "public.Ñ", "public.Ünï", "sala:*"]
         );
+    }
+
+    fn project(files: &[(&str, &str)]) -> Vec<crate::Fact> {
+        let mut all: Vec<crate::Fact> = files.iter().flat_map(|(p, s)| facts(p, s)).collect();
+        all.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+        crate::link::assign_ids(&mut all);
+        all
+    }
+
+    #[test]
+    fn migration_history_is_replayed_in_order() {
+        let files = [
+            // Listed out of order on purpose: the version prefix decides.
+            (
+                "supabase/migrations/20240103000000_oops.sql",
+                "alter table public.rooms disable row level security;\n",
+            ),
+            (
+                "supabase/migrations/20240101000000_init.sql",
+                "alter publication supabase_realtime add table messages, rooms, notes;\nalter table rooms enable row level security;\n",
+            ),
+            (
+                "supabase/migrations/20240102000000_rls.sql",
+                "alter table public.messages enable row level security;\nalter publication supabase_realtime drop table notes;\n",
+            ),
+        ];
+        let got = super::realtime_tables_without_rls(&project(&files));
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!(got[0].table, "public.rooms");
+        assert!(
+            got[0]
+                .published_by
+                .starts_with("sql_publication@supabase/migrations/20240101000000_init.sql:1")
+        );
+        assert_eq!(
+            got[0].disabled_by.as_deref(),
+            Some("sql_rls@supabase/migrations/20240103000000_oops.sql:1:1")
+        );
+
+        // `SET TABLE` replaces the list; RLS never enabled on the new table.
+        let files = [
+            (
+                "supabase/migrations/1_a.sql",
+                "alter publication supabase_realtime add table a;\nalter table b enable row level security;\n",
+            ),
+            (
+                "supabase/migrations/2_b.sql",
+                "alter publication supabase_realtime set table b, c;\n",
+            ),
+        ];
+        let got = super::realtime_tables_without_rls(&project(&files));
+        let tables: Vec<&str> = got.iter().map(|t| t.table.as_str()).collect();
+        assert_eq!(tables, vec!["public.c"]);
+        assert!(got.iter().all(|t| t.disabled_by.is_none()));
     }
 
     #[test]
