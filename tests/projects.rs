@@ -62,7 +62,14 @@ fn projects_match_their_expected_facts_and_channels() {
         let report = scanner.scan(&[&dir]).unwrap();
         let actual = render(&report);
         if std::env::var_os("MSGSCAN_BLESS").is_some() {
-            std::fs::write(&expected_path, &actual).unwrap();
+            // Keep the hand-written notes at the top of the file.
+            let old = std::fs::read_to_string(&expected_path).unwrap_or_default();
+            let notes: String = old
+                .lines()
+                .take_while(|l| l.starts_with('#') || l.trim().is_empty())
+                .map(|l| format!("{l}\n"))
+                .collect();
+            std::fs::write(&expected_path, format!("{notes}{actual}")).unwrap();
         }
         let expected = std::fs::read_to_string(&expected_path)
             .unwrap_or_else(|_| panic!("{} has no expected.txt", dir.display()));

@@ -11,15 +11,20 @@ mod fact;
 mod js;
 pub mod link;
 mod node_events;
+mod node_runtime;
 mod pg;
 mod pg_clients;
 mod pg_text;
-mod node_runtime;
 mod py;
+mod supabase;
+mod supabase_config;
+mod supabase_py;
+mod supabase_sql;
 
 pub use engine::{Detector, FactBuilder, FileCx, Visitor, detect, may_match};
 pub use fact::{AttrSpec, AttrType, COMMON_FIELDS, Fact, KindSpec, Role};
 pub use link::{Channel, Linker, Topology};
+pub use supabase_sql::{UnprotectedTable, realtime_tables_without_rls};
 
 /// Every detector, in a fixed order (the order of the dispatch bitmask).
 pub fn detectors() -> &'static [&'static dyn Detector] {
@@ -30,6 +35,10 @@ pub fn detectors() -> &'static [&'static dyn Detector] {
         &pg_clients::PgPython,
         &pg_clients::PgNode,
         &node_runtime::NodeRuntime,
+        &supabase::Supabase,
+        &supabase_sql::SupabaseSql,
+        &supabase_py::SupabasePy,
+        &supabase_config::SupabaseConfig,
     ]
 }
 
@@ -40,6 +49,9 @@ pub fn kinds() -> impl Iterator<Item = &'static KindSpec> {
         .chain(node_events::KINDS.iter())
         .chain(pg::KINDS.iter())
         .chain(node_runtime::KINDS.iter())
+        .chain(supabase::KINDS.iter())
+        .chain(supabase_sql::KINDS.iter())
+        .chain(supabase_config::KINDS.iter())
 }
 
 /// The spec of one fact kind.

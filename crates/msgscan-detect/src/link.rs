@@ -98,5 +98,6 @@ pub fn link(facts: &[Fact]) -> Topology {
     crate::node_events::link(facts, &mut linker);
     crate::pg::link(facts, &mut linker);
     crate::node_runtime::link(facts, &mut linker);
+    crate::supabase::link(facts, &mut linker);
     linker.finish()
 }

@@ -30,20 +30,32 @@ pub enum Language {
     TypeScript,
     Tsx,
     Sql,
+    /// TOML, read only for Supabase's `supabase/config.toml` (see [`Language::from_path`]).
+    Toml,
 }
 
 impl Language {
     /// Every language, in a fixed order.
-    pub const ALL: [Language; 5] = [
+    pub const ALL: [Language; 6] = [
         Language::Python,
         Language::JavaScript,
         Language::TypeScript,
         Language::Tsx,
         Language::Sql,
+        Language::Toml,
     ];
 
     /// The language of a file, from its extension. `None` for files msgscan does not read.
+    /// TOML files are read only when they are a Supabase project's configuration,
+    /// `supabase/config.toml`; every other `.toml` file is not analysed.
     pub fn from_path(path: &Path) -> Option<Language> {
+        if path.file_name().is_some_and(|n| n == "config.toml") {
+            let in_supabase = path
+                .parent()
+                .and_then(Path::file_name)
+                .is_some_and(|d| d == "supabase");
+            return in_supabase.then_some(Language::Toml);
+        }
         let ext = path.extension()?.to_str()?;
         Some(match ext {
             "py" | "pyi" => Language::Python,
@@ -64,6 +76,7 @@ impl Language {
             Language::TypeScript => "typescript",
             Language::Tsx => "tsx",
             Language::Sql => "sql",
+            Language::Toml => "toml",
         }
     }
 
@@ -83,6 +96,7 @@ impl Language {
             Language::TypeScript => tree_sitter_typescript::LANGUAGE_TYPESCRIPT.into(),
             Language::Tsx => tree_sitter_typescript::LANGUAGE_TSX.into(),
             Language::Sql => tree_sitter_postgres::LANGUAGE.into(),
+            Language::Toml => tree_sitter_toml_ng::LANGUAGE.into(),
         }
     }
 
@@ -97,7 +111,7 @@ impl Language {
     /// The comment prefixes of this language's line comments.
     pub fn line_comment(self) -> &'static str {
         match self {
-            Language::Python => "#",
+            Language::Python | Language::Toml => "#",
             Language::Sql => "--",
             _ => "//",
         }
@@ -190,7 +204,7 @@ pub fn first_error(root: Node<'_>) -> Option<tree_sitter::Point> {
 /// One tree-sitter parser per language, reused across files. Not `Sync`: keep one per
 /// thread (for example in rayon's `map_init`).
 pub struct FileParser {
-    parsers: [Option<Parser>; 5],
+    parsers: [Option<Parser>; 6],
     plpgsql: Option<Parser>,
     budget: Duration,
 }
@@ -324,6 +338,11 @@ mod tests {
             ("a.cts", Some(Language::TypeScript)),
             ("a.tsx", Some(Language::Tsx)),
             ("a.sql", Some(Language::Sql)),
+            ("supabase/config.toml", Some(Language::Toml)),
+            ("app/supabase/config.toml", Some(Language::Toml)),
+            ("config.toml", None),
+            ("Cargo.toml", None),
+            ("other/config.toml", None),
             ("a.rb", None),
             ("Makefile", None),
         ] {
