@@ -410,6 +410,71 @@ fn find_chromium() -> Option<PathBuf> {
     None
 }
 
+const CHROMIUM_FLAGS: &[&str] = &[
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+];
+
+/// What Chromium made of a page: the console messages it logged (script errors, CSP
+/// violations, blocked loads), the screenshot and the DOM.
+struct Rendered {
+    console: Vec<String>,
+    png: Vec<u8>,
+    dom: String,
+}
+
+fn render_in_chromium(chromium: &Path, html: &str, tag: &str) -> Rendered {
+    let dir = tmp_dir(tag);
+    let page = dir.join("page.html");
+    std::fs::write(&page, html).unwrap();
+    let png = dir.join("page.png");
+    let url = format!("file://{}", page.display());
+    let shot = Command::new(chromium)
+        .args(CHROMIUM_FLAGS)
+        .arg(format!("--user-data-dir={}", dir.join("profile").display()))
+        .arg(format!("--screenshot={}", png.display()))
+        .arg("--window-size=1280,2000")
+        .arg("--enable-logging=stderr")
+        .arg("--v=0")
+        .arg(&url)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&shot.stderr);
+    assert!(shot.status.success(), "chromium failed: {stderr}");
+    // Chromium logs every console message as `INFO:CONSOLE(...)`; a CSP violation, a
+    // blocked load or a script error is one.
+    let console = stderr
+        .lines()
+        .filter(|l| l.contains(":CONSOLE") || l.contains("Content Security Policy"))
+        .map(str::to_string)
+        .collect();
+    let dom = Command::new(chromium)
+        .args(CHROMIUM_FLAGS)
+        .arg(format!("--user-data-dir={}", dir.join("profile").display()))
+        .arg("--dump-dom")
+        .arg(&url)
+        .output()
+        .unwrap();
+    let rendered = Rendered {
+        console,
+        png: std::fs::read(&png).unwrap_or_default(),
+        dom: String::from_utf8_lossy(&dom.stdout).into_owned(),
+    };
+    if let Ok(keep) = std::env::var("MSGSCAN_SCREENSHOT") {
+        std::fs::write(format!("{keep}.{tag}.png"), &rendered.png).unwrap();
+        std::fs::write(format!("{keep}.{tag}.html"), html).unwrap();
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    rendered
+}
+
 #[test]
 fn html_report_renders_in_headless_chromium() {
     let Some(chromium) = find_chromium() else {
@@ -431,67 +496,20 @@ fn html_report_renders_in_headless_chromium() {
     ] {
         assert!(!html.contains(needle), "HTML references {needle}");
     }
-    let dir = tmp_dir("chromium");
-    let page = dir.join("report.html");
-    std::fs::write(&page, &html).unwrap();
-    let png = dir.join("report.png");
-    let profile = dir.join("profile");
-    let url = format!("file://{}", page.display());
-    let common = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-    ];
-    let shot = Command::new(&chromium)
-        .args(common)
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .arg(format!("--screenshot={}", png.display()))
-        .arg("--window-size=1280,2000")
-        .arg("--enable-logging=stderr")
-        .arg("--v=0")
-        .arg(&url)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&shot.stderr);
-    assert!(shot.status.success(), "chromium failed: {stderr}");
-    // Console messages (a CSP violation, a blocked load, a script error) are logged as
-    // CONSOLE lines; a clean page has none.
-    let console: Vec<&str> = stderr
-        .lines()
-        .filter(|l| {
-            l.contains("CONSOLE")
-                || l.contains("Content Security Policy")
-                || l.contains("Refused to")
-        })
-        .collect();
-    assert!(console.is_empty(), "console messages: {console:#?}");
-    let bytes = std::fs::read(&png).unwrap();
-    assert_eq!(&bytes[1..4], b"PNG");
+    let page = render_in_chromium(&chromium, &html, "fixtures");
     assert!(
-        bytes.len() > 50_000,
-        "screenshot is nearly empty: {} bytes",
-        bytes.len()
+        page.console.is_empty(),
+        "console messages: {:#?}",
+        page.console
     );
-    if let Ok(keep) = std::env::var("MSGSCAN_SCREENSHOT") {
-        std::fs::copy(&png, &keep).unwrap();
-        std::fs::write(format!("{keep}.html"), &html).unwrap();
-    }
+    assert_eq!(&page.png[1..4], b"PNG");
+    assert!(
+        page.png.len() > 50_000,
+        "screenshot is nearly empty: {} bytes",
+        page.png.len()
+    );
 
     // The DOM as Chromium built it: every section, the score cards and the SVG topology.
-    let dom = Command::new(&chromium)
-        .args(common)
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .arg("--dump-dom")
-        .arg(&url)
-        .output()
-        .unwrap();
-    let dom = String::from_utf8_lossy(&dom.stdout);
     for heading in [
         "1. Executive Summary",
         "2. Current State Analysis",
@@ -503,17 +521,38 @@ fn html_report_renders_in_headless_chromium() {
         "8. Analyzer coverage",
     ] {
         assert!(
-            dom.contains(&format!("{heading}</h2>")),
+            page.dom.contains(&format!("{heading}</h2>")),
             "DOM lacks {heading}"
         );
     }
-    assert!(dom.contains("class=\"overall\""));
+    assert!(page.dom.contains("class=\"overall\""));
     assert_eq!(
-        dom.matches("<svg class=\"topology\"").count(),
+        page.dom.matches("<svg class=\"topology\"").count(),
         render::topology::panels(&report).len()
     );
-    assert!(dom.contains(&report.findings[0].rule));
-    let _ = std::fs::remove_dir_all(&dir);
+    assert!(page.dom.contains(&report.findings[0].rule));
+}
+
+#[test]
+fn chromium_check_catches_scripts_and_remote_loads() {
+    // The console check above can fail: the same report with one injected script and one
+    // remote image is caught by the page's Content-Security-Policy and logged.
+    let Some(chromium) = find_chromium() else {
+        eprintln!("SKIPPED: no chromium on PATH; `.ci/run` installs it");
+        return;
+    };
+    let report = scan(&project("xss-names"));
+    let html = render::html_string(&report, &DocumentOptions::default()).replace(
+        "</main>",
+        "<script>document.title='ran'</script><img src=\"https://example.invalid/x.png\"></main>",
+    );
+    let page = render_in_chromium(&chromium, &html, "injected");
+    assert!(
+        page.console.len() >= 2,
+        "violations not logged: {:#?}",
+        page.console
+    );
+    assert!(!page.dom.contains("<title>ran</title>"));
 }
 
 #[test]
@@ -524,36 +563,14 @@ fn xss_report_loads_in_chromium_without_running_anything() {
     };
     let report = scan(&project("xss-names"));
     let html = render::html_string(&report, &DocumentOptions::default());
-    let dir = tmp_dir("chromium-xss");
-    let page = dir.join("xss.html");
-    std::fs::write(&page, &html).unwrap();
-    let out = Command::new(&chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-dev-shm-usage",
-            "--enable-logging=stderr",
-            "--v=0",
-            "--dump-dom",
-        ])
-        .arg(format!("--user-data-dir={}", dir.join("profile").display()))
-        .arg(format!("file://{}", page.display()))
-        .output()
-        .unwrap();
-    let dom = String::from_utf8_lossy(&out.stdout).to_lowercase();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let page = render_in_chromium(&chromium, &html, "xss");
+    let dom = page.dom.to_lowercase();
     assert!(dom.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
     assert!(
         !dom.contains("<script") && !dom.contains("<img"),
         "the DOM holds an element from scanned code"
     );
-    assert!(!stderr.contains("CONSOLE"), "{stderr}");
-    let _ = std::fs::remove_dir_all(&dir);
+    assert!(page.console.is_empty(), "{:#?}", page.console);
 }
 
 #[test]
@@ -774,4 +791,219 @@ fn snapshot_sarif_and_asyncapi_summaries() {
     let sarif: Value = serde_json::from_str(&sarif_text(&xss)).unwrap();
     insta::assert_snapshot!("sarif_summary_xss_names", sarif_summary(&sarif));
     insta::assert_snapshot!("github_xss_names", github_text(&xss));
+}
+
+/// A project with dozens of channels: 60 Celery tasks called from 3 modules and 30
+/// EventEmitter events.
+fn large_project() -> PathBuf {
+    let dir = tmp_dir("large");
+    let mut tasks = String::from("from celery import shared_task\n\n");
+    for i in 0..60 {
+        tasks.push_str(&format!(
+            "\n@shared_task(name=\"billing.step_{i:02}\", max_retries={})\ndef step_{i:02}(x):\n    return x\n\n",
+            if i % 7 == 0 { "None" } else { "3" }
+        ));
+    }
+    std::fs::write(dir.join("tasks.py"), tasks).unwrap();
+    for m in 0..3 {
+        let mut views = String::from("from celery import current_app as app\n\n\ndef run(x):\n");
+        for i in (m..60).step_by(3) {
+            views.push_str(&format!(
+                "    app.send_task(\"billing.step_{i:02}\", args=[x])\n"
+            ));
+        }
+        std::fs::write(dir.join(format!("views_{m}.py")), views).unwrap();
+    }
+    let mut js = String::from(
+        "const { EventEmitter } = require('events');\nconst bus = new EventEmitter();\nbus.on('error', () => {});\n",
+    );
+    for i in 0..30 {
+        js.push_str(&format!(
+            "bus.on('order.event_{i:02}', (o) => o);\nbus.emit('order.event_{i:02}', {{}});\n"
+        ));
+    }
+    std::fs::write(dir.join("bus.js"), js).unwrap();
+    dir
+}
+
+#[test]
+fn large_topology_is_split_into_readable_panels() {
+    let dir = large_project();
+    let report = scan(&dir);
+    assert_eq!(
+        report
+            .topology
+            .channels
+            .iter()
+            .filter(|c| c.transport == "celery")
+            .count(),
+        60
+    );
+    let panels = render::topology::panels(&report);
+    let sizes: Vec<(String, usize, usize)> = panels
+        .iter()
+        .map(|p| (p.transport.clone(), p.part, p.channels.len()))
+        .collect();
+    assert_eq!(
+        sizes,
+        vec![
+            ("celery".to_string(), 1, 24),
+            ("celery".to_string(), 2, 24),
+            ("celery".to_string(), 3, 12),
+            ("node_events".to_string(), 1, 24),
+            ("node_events".to_string(), 2, 7),
+        ]
+    );
+    for p in &panels {
+        // Every channel keeps its edges inside its panel.
+        assert!(
+            p.produce
+                .iter()
+                .all(|(a, b)| *a < p.producers.len() && *b < p.channels.len())
+        );
+        assert!(
+            p.consume
+                .iter()
+                .all(|(a, b)| *a < p.channels.len() && *b < p.consumers.len())
+        );
+        assert!(
+            p.producers.len() <= 3 && p.consumers.len() == 1,
+            "{}",
+            p.heading()
+        );
+    }
+    // Findings are marked on the nodes: every 7th task retries forever.
+    let marked: usize = panels
+        .iter()
+        .flat_map(|p| &p.channels)
+        .filter(|c| c.marks.count > 0)
+        .count();
+    assert_eq!(marked, 9);
+    let md = render::markdown_string(&report, &DocumentOptions::default());
+    assert_eq!(mermaid_blocks(&md).len(), 5);
+    assert!(md.contains("#### Celery tasks (part 3 of 3)"));
+    let html = render::html_string(&report, &DocumentOptions::default());
+    assert_eq!(html.matches("<svg class=\"topology\"").count(), 5);
+    if let Some(chromium) = find_chromium() {
+        let page = render_in_chromium(&chromium, &html, "large");
+        assert!(page.console.is_empty(), "{:#?}", page.console);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Renders the Markdown report's Mermaid diagrams with Mermaid itself (the npm package in
+/// `tests/mermaid/`, as GitHub does in the browser) in headless Chromium. `None` when
+/// Chromium or the package is missing.
+fn render_mermaid(md: &str, tag: &str) -> Option<(Value, String)> {
+    let Some(chromium) = find_chromium() else {
+        eprintln!("SKIPPED: no chromium on PATH; `.ci/run` installs it");
+        return None;
+    };
+    let js = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("mermaid/node_modules/mermaid/dist/mermaid.min.js");
+    if !js.is_file() {
+        eprintln!(
+            "SKIPPED: {} is absent; run `npm ci --prefix tests/mermaid` (CI does)",
+            js.display()
+        );
+        return None;
+    }
+    let escape = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
+    let mut page = format!(
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><script src=\"file://{}\"></script></head><body>\n",
+        js.display()
+    );
+    for (i, block) in mermaid_blocks(md).iter().enumerate() {
+        page.push_str(&format!(
+            "<pre class=\"mermaid\" id=\"d{i}\">{}</pre>\n",
+            escape(block)
+        ));
+    }
+    page.push_str(
+        r#"<script>
+mermaid.initialize({ startOnLoad: false, securityLevel: 'strict' });
+(async () => {
+  const errors = [];
+  for (const el of document.querySelectorAll('pre.mermaid')) {
+    try { await mermaid.parse(el.textContent); } catch (e) { errors.push(el.id + ': ' + e.message); }
+  }
+  try { await mermaid.run({ querySelector: 'pre.mermaid' }); } catch (e) { errors.push('run: ' + e.message); }
+  const r = document.createElement('div');
+  r.id = 'result';
+  r.textContent = JSON.stringify({ errors, diagrams: document.querySelectorAll('pre.mermaid').length, svgs: document.querySelectorAll('pre.mermaid svg').length });
+  document.body.appendChild(r);
+})();
+</script></body></html>
+"#,
+    );
+    let dir = tmp_dir(&format!("mermaid-{tag}"));
+    let file = dir.join("page.html");
+    std::fs::write(&file, &page).unwrap();
+    let out = Command::new(&chromium)
+        .args(CHROMIUM_FLAGS)
+        .arg(format!("--user-data-dir={}", dir.join("profile").display()))
+        .arg("--allow-file-access-from-files")
+        .arg("--virtual-time-budget=20000")
+        .arg("--dump-dom")
+        .arg(format!("file://{}", file.display()))
+        .output()
+        .unwrap();
+    let dom = String::from_utf8_lossy(&out.stdout).into_owned();
+    if let Ok(keep) = std::env::var("MSGSCAN_SCREENSHOT") {
+        std::fs::write(format!("{keep}.mermaid-{tag}.dom.html"), &dom).unwrap();
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let result = dom
+        .split("<div id=\"result\">")
+        .nth(1)
+        .and_then(|r| r.split("</div>").next())
+        .unwrap_or_else(|| {
+            panic!(
+                "mermaid did not finish: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+    let result = result
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&");
+    Some((serde_json::from_str(&result).unwrap(), dom))
+}
+
+#[test]
+fn mermaid_diagrams_render_with_mermaid() {
+    for (tag, path) in [("xss", project("xss-names")), ("fixtures", fixtures_dir())] {
+        let report = scan(&path);
+        let md = render::markdown_string(&report, &DocumentOptions::default());
+        let Some((result, dom)) = render_mermaid(&md, tag) else {
+            return;
+        };
+        let panels = render::topology::panels(&report).len();
+        assert_eq!(result["errors"], serde_json::json!([]), "{tag}: {result:#}");
+        assert_eq!(result["diagrams"], panels, "{tag}");
+        assert_eq!(result["svgs"], panels, "{tag}");
+        if tag == "xss" {
+            // The labels show the names as text; no element came out of them.
+            let start = dom.find("<pre class=\"mermaid\"").unwrap();
+            let end = dom.rfind("</pre>").unwrap();
+            let svg = dom[start..end].to_lowercase();
+            assert!(
+                svg.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+                "label text missing"
+            );
+            assert!(!svg.contains("<script"), "an element came out of a label");
+            assert!(!svg.contains("<img"), "an element came out of a label");
+        }
+    }
+    // The check can fail: a broken diagram is reported.
+    if let Some((result, _)) = render_mermaid(
+        "```mermaid\nflowchart LR\n  a[\"x\"] --> \n  b[[[\n```\n",
+        "broken",
+    ) {
+        assert_ne!(result["errors"], serde_json::json!([]), "{result:#}");
+    }
 }
