@@ -312,10 +312,48 @@ pub fn unnamed(f: &Fact) -> String {
     }
 }
 
-/// Whether the code is expected to show a producer for the channel: Node.js emits
-/// `'error'` itself (streams, sockets), so an `'error'` listener without an emit is normal.
+/// Events Node.js itself emits (on `process`, streams, sockets, servers, child processes):
+/// a listener for one without an `emit` in the code is normal.
+const NODE_RUNTIME_EVENTS: &[&str] = &[
+    "error",
+    "close",
+    "end",
+    "finish",
+    "drain",
+    "data",
+    "readable",
+    "open",
+    "message",
+    "connect",
+    "connection",
+    "listening",
+    "exit",
+    "beforeExit",
+    "uncaughtException",
+    "unhandledRejection",
+    "warning",
+    "newListener",
+    "removeListener",
+    "timeout",
+    "pipe",
+    "unpipe",
+    "disconnect",
+    "online",
+    "fork",
+    "spawn",
+    "upgrade",
+    "request",
+    "response",
+];
+
+/// Whether the code is expected to show a producer for the channel: not for events that
+/// Node.js emits itself (see `NODE_RUNTIME_EVENTS`, signals, anything on `process`).
 pub fn expects_producer(c: &Channel) -> bool {
-    !(c.transport == "node_events" && c.name == "error")
+    if c.transport != "node_events" {
+        return true;
+    }
+    let on_process = channel_scope(c).is_some_and(|s| s.ends_with("#process"));
+    !(on_process || c.name.starts_with("SIG") || NODE_RUNTIME_EVENTS.contains(&c.name.as_str()))
 }
 
 /// `a`, `a and b`, `a, b and c`.
@@ -454,5 +492,60 @@ pub fn plural(n: usize, one: &str, many: &str) -> String {
         format!("{n} {one}")
     } else {
         format!("{n} {many}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn channel(transport: &str, name: &str, scope: Option<&str>) -> Channel {
+        Channel {
+            id: match scope {
+                Some(s) => format!("{transport}:{name}@{s}"),
+                None => format!("{transport}:{name}"),
+            },
+            transport: transport.into(),
+            name: name.into(),
+            producers: Vec::new(),
+            consumers: vec!["x".into()],
+        }
+    }
+
+    #[test]
+    fn runtime_events_need_no_producer_in_code() {
+        assert!(!expects_producer(&channel(
+            "node_events",
+            "error",
+            Some("a.js#bus")
+        )));
+        assert!(!expects_producer(&channel(
+            "node_events",
+            "SIGTERM",
+            Some("a.js#process")
+        )));
+        assert!(!expects_producer(&channel(
+            "node_events",
+            "job",
+            Some("a.js#process")
+        )));
+        assert!(expects_producer(&channel(
+            "node_events",
+            "order.created",
+            Some("a.js#bus")
+        )));
+        assert!(expects_producer(&channel("celery", "error", None)));
+        assert_eq!(
+            channel_scope(&channel("node_events", "a@b", Some("x.js#bus"))),
+            Some("x.js#bus")
+        );
+    }
+
+    #[test]
+    fn join_and_plural() {
+        assert_eq!(join_and(&["a", "b", "c"]), "a, b and c");
+        assert_eq!(join_and(&["a"]), "a");
+        assert_eq!(plural(1, "file", "files"), "1 file");
+        assert_eq!(plural(2, "file", "files"), "2 files");
     }
 }
