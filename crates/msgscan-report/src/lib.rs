@@ -2,7 +2,13 @@
 //!
 //! Every output comes from the same `Report`: [`json`] writes the JSON contract
 //! (`schema_version` 1), [`human`] writes rustc/ruff-style diagnostics with source snippets
-//! (through miette) and a summary. Renderers write to `&mut dyn Write`; nothing here prints.
+//! (through miette) and a summary, [`markdown`] and [`html`] write the Messaging
+//! Architecture Analysis Report, [`sarif`] SARIF 2.1.0, [`asyncapi`] an AsyncAPI 3.0
+//! document of the topology and [`github`] GitHub Actions annotations. Renderers write to
+//! `&mut dyn Write`; nothing here prints.
+//!
+//! Names from the scanned code are untrusted text: each renderer escapes them for its
+//! syntax ([`escape`]).
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -12,9 +18,24 @@ use msgscan_detect::{Fact, Topology};
 use msgscan_rulebook::{Finding, Scores};
 use serde::{Deserialize, Serialize};
 
+mod asyncapi;
+pub mod escape;
+mod github;
+mod html;
 mod human;
+mod markdown;
+pub mod narrative;
+mod sarif;
+pub mod topology;
+pub mod view;
 
+pub use asyncapi::{asyncapi, asyncapi_value};
+pub use github::github;
+pub use html::{html, html_string};
 pub use human::{HumanOptions, human};
+pub use markdown::{markdown, markdown_string};
+pub use narrative::Narrative;
+pub use sarif::{sarif, sarif_value};
 
 /// The version of the JSON report's shape. Bumped on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -79,6 +100,26 @@ impl Report {
     pub fn has_findings_at_least(&self, severity: msgscan_rulebook::Severity) -> bool {
         self.findings.iter().any(|f| f.severity >= severity)
     }
+}
+
+/// What the project says about itself (`msgscan.toml`'s report context). Every field is
+/// optional: the report says "not configured" where one is missing.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportContext {
+    /// `prototype`, `production`, ...
+    pub stage: Option<String>,
+    /// Expected message volume, as the project words it.
+    pub expected_volume: Option<String>,
+    pub constraints: Vec<String>,
+}
+
+/// Options of the document renderers ([`markdown`], [`html`]).
+#[derive(Debug, Clone, Default)]
+pub struct DocumentOptions {
+    pub context: ReportContext,
+    /// The narrative sections; `None` renders the template narrative
+    /// ([`Narrative::from_report`]). A later pass (an LLM) passes its own here.
+    pub narrative: Option<Narrative>,
 }
 
 /// Writes the JSON report (pretty, with a trailing newline). Deterministic: the report's

@@ -42,9 +42,16 @@ pub use msgscan_rulebook::{Finding, Rule, Rulebook, RulebookError, Scores, Sever
 mod analyze;
 mod walk;
 
-/// Renderers of a [`Report`].
+/// Renderers of a [`Report`]: `human`, `json`, `sarif` (needs the rules, e.g.
+/// `scanner.rulebook().rules()`), `markdown` and `html` (the Messaging Architecture
+/// Analysis Report), `asyncapi` and `github`.
 pub mod render {
-    pub use msgscan_report::{HumanOptions, human, json};
+    pub use msgscan_report::narrative::{self, Narrative};
+    pub use msgscan_report::{
+        DocumentOptions, HumanOptions, ReportContext, asyncapi, asyncapi_value, escape, github,
+        html, html_string, human, json, markdown, markdown_string, sarif, sarif_value, topology,
+        view,
+    };
 }
 
 /// How to scan.
