@@ -24,6 +24,7 @@ mod supabase_sql;
 pub use engine::{Detector, FactBuilder, FileCx, Visitor, detect, may_match};
 pub use fact::{AttrSpec, AttrType, COMMON_FIELDS, Fact, KindSpec, Role};
 pub use link::{Channel, Linker, Topology};
+pub use supabase_config::{UnverifiedEdgeFunction, edge_functions_without_verification};
 pub use supabase_sql::{UnprotectedTable, realtime_tables_without_rls};
 
 /// Every detector, in a fixed order (the order of the dispatch bitmask).

@@ -57,6 +57,55 @@ impl Detector for SupabaseConfig {
     }
 }
 
+/// An edge function whose `verify_jwt` is off in `supabase/config.toml` while its code
+/// verifies neither a JWT nor a signature (see [`edge_functions_without_verification`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnverifiedEdgeFunction {
+    pub name: String,
+    /// The id of the `edge_function_config` fact (`verify_jwt = false`).
+    pub config: String,
+    /// The id of the `edge_function` fact, when the function's code was found.
+    pub function: Option<String>,
+}
+
+/// Joins `edge_function_config` facts with `verify_jwt = false` to the `edge_function` of
+/// the same name in the same Supabase project (the `supabase/` directory that holds both)
+/// and returns those whose code verifies neither a JWT nor a signature: anyone on the
+/// internet can call them. The data for a project-level
+/// `supabase-edge-verify-jwt-disabled-unsigned` rule.
+pub fn edge_functions_without_verification(facts: &[crate::Fact]) -> Vec<UnverifiedEdgeFunction> {
+    let project_of = |path: &str| -> String {
+        match path.rfind("supabase/") {
+            Some(i) => path[..i].to_string(),
+            None => String::new(),
+        }
+    };
+    let truthy = |f: &crate::Fact, k: &str| f.attr(k) == Some(&serde_json::Value::Bool(true));
+    let mut out = Vec::new();
+    for c in facts.iter().filter(|f| f.kind == "edge_function_config") {
+        if c.attr("verify_jwt") != Some(&serde_json::Value::Bool(false)) {
+            continue;
+        }
+        let Some(name) = &c.name else { continue };
+        let root = project_of(&c.path);
+        let code = facts.iter().find(|f| {
+            f.kind == "edge_function"
+                && f.name.as_ref() == Some(name)
+                && project_of(&f.path) == root
+        });
+        let verified =
+            code.is_some_and(|f| truthy(f, "verifies_jwt") || truthy(f, "verifies_signature"));
+        if !verified {
+            out.push(UnverifiedEdgeFunction {
+                name: name.clone(),
+                config: c.id.clone(),
+                function: code.map(|f| f.id.clone()),
+            });
+        }
+    }
+    out
+}
+
 #[derive(Default)]
 struct ConfigVisitor {
     /// Per function, in order of first appearance: (name, header range, verify_jwt
@@ -211,6 +260,42 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn unverified_functions_are_joined_with_their_code() {
+        let parse = |path: &str, src: &str| {
+            let lang = Language::from_path(std::path::Path::new(path)).unwrap();
+            let parsed = FileParser::new(Duration::from_secs(5))
+                .parse(lang, src)
+                .unwrap();
+            crate::detect(path, src, &parsed)
+        };
+        let mut all = parse(
+            "supabase/config.toml",
+            "[functions.open]\nverify_jwt = false\n[functions.signed]\nverify_jwt = false\n[functions.auth]\nverify_jwt = true\n",
+        );
+        all.extend(parse(
+            "supabase/functions/open/index.ts",
+            "Deno.serve(async (req) => new Response(await req.text()))\n",
+        ));
+        all.extend(parse(
+            "supabase/functions/signed/index.ts",
+            "import { createHmac, timingSafeEqual } from 'node:crypto'\nDeno.serve(async (req) => {\n  const mac = createHmac('sha256', Deno.env.get('S')!).update(await req.text()).digest()\n  return new Response(String(timingSafeEqual(mac, mac)))\n})\n",
+        ));
+        all.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+        crate::link::assign_ids(&mut all);
+        let got = edge_functions_without_verification(&all);
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!(got[0].name, "open");
+        assert_eq!(
+            got[0].config,
+            "edge_function_config@supabase/config.toml:2:1"
+        );
+        assert_eq!(
+            got[0].function.as_deref(),
+            Some("edge_function@supabase/functions/open/index.ts:1:1")
+        );
+    }
 
     #[test]
     fn both_spellings_of_function_settings() {
