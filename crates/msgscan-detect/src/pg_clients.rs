@@ -494,6 +494,67 @@ fn loop_connects(lp: Node<'_>, cx: &FileCx<'_>) -> bool {
     }
 }
 
+/// psycopg2: for a `conn.notifies` read inside a loop that calls `.poll()`, whether that
+/// loop never waits for the socket (`select.select`, `selectors`, `wait`, `sleep`): it
+/// spins a CPU core. `None` when there is no polling loop around the read.
+fn py_busy_poll(node: Node<'_>, cx: &FileCx<'_>) -> Option<bool> {
+    let mut n = node;
+    let mut polling_loop = None;
+    while let Some(p) = n.parent() {
+        match p.kind() {
+            "while_statement" | "for_statement" => {
+                // the innermost loop that polls
+                if polling_loop.is_none() && loop_calls(p, cx, |name| name == "poll") {
+                    polling_loop = Some(p);
+                }
+            }
+            "function_definition" | "class_definition" => break,
+            _ => {}
+        }
+        n = p;
+    }
+    let lp = polling_loop?;
+    let waits = loop_calls(lp, cx, |name| {
+        let l = name.to_ascii_lowercase();
+        l.contains("select") || l.contains("wait") || l.contains("sleep") || l == "add_reader"
+    });
+    Some(!waits)
+}
+
+/// Whether a subtree calls a function or method whose name satisfies `pred`. Iterative.
+fn loop_calls(root: Node<'_>, cx: &FileCx<'_>, pred: impl Fn(&str) -> bool) -> bool {
+    let mut cursor = root.walk();
+    loop {
+        let n = cursor.node();
+        if n.kind() == "call"
+            && let Some(f) = n.child_by_field_name("function")
+        {
+            let name = match f.kind() {
+                "attribute" => f.child_by_field_name("attribute").map(|a| cx.text(a)),
+                "identifier" => Some(cx.text(f)),
+                _ => None,
+            };
+            if name.is_some_and(&pred) {
+                return true;
+            }
+        }
+        if cursor.goto_first_child() {
+            continue;
+        }
+        loop {
+            if cursor.node().id() == root.id() {
+                return false;
+            }
+            if cursor.goto_next_sibling() {
+                break;
+            }
+            if !cursor.goto_parent() {
+                return false;
+            }
+        }
+    }
+}
+
 /// Whether `node` sits in a `try` inside a loop (a retry loop): calls made there are retried.
 fn py_in_retry_loop(node: Node<'_>) -> bool {
     let mut in_try = false;
@@ -1127,6 +1188,11 @@ impl PyVisitor {
             "psycopg2"
         };
         self.handler(node, "notifies", receiver, conn, Some(default), cx);
+        if let Some(busy) = py_busy_poll(node, cx)
+            && let Some(last) = self.st.pending.last_mut()
+        {
+            last.attrs.insert("busy_poll".into(), Value::from(busy));
+        }
     }
 
     fn resolve(&self, obj: Node<'_>, cx: &FileCx<'_>) -> Option<usize> {
