@@ -502,11 +502,11 @@ fn py_busy_poll(node: Node<'_>, cx: &FileCx<'_>) -> Option<bool> {
     let mut polling_loop = None;
     while let Some(p) = n.parent() {
         match p.kind() {
-            "while_statement" | "for_statement" => {
-                // the innermost loop that polls
-                if polling_loop.is_none() && loop_calls(p, cx, |name| name == "poll") {
-                    polling_loop = Some(p);
-                }
+            // the innermost loop that polls
+            "while_statement" | "for_statement"
+                if polling_loop.is_none() && loop_calls(p, cx, |name| name == "poll") =>
+            {
+                polling_loop = Some(p);
             }
             "function_definition" | "class_definition" => break,
             _ => {}
