@@ -110,6 +110,7 @@ pub(crate) const KINDS: &[KindSpec] = &[
             "has_error_handler": Bool = "node: an `'error'` listener is registered on the same client",
             "reconnect": Bool = "a reconnect path exists: node, an `'error'`/`'end'` listener on the client that reconnects, re-listens, retries, throws or exits (a handler passed by reference counts); pg-listen (reconnects itself); asyncpg, `add_termination_listener`; Python, the code runs in a loop that also connects, in a function called from a retry loop (a loop around a `try`, or a loop that connects), or in a function decorated with `retry`/`backoff`. Absent when the connection is not created in the file and no retry is seen",
             "handler_async": Bool = "node: the callback is an async function",
+            "busy_poll": Bool = "psycopg2: the loop that calls `conn.poll()` around this `conn.notifies` read never waits for the socket (no `select`, `selectors`, `wait`, `sleep`); absent when there is no polling loop",
         },
     },
     KindSpec {

@@ -271,13 +271,21 @@ fn dsn_is_pooler(dsn: &str) -> bool {
     l.contains(":6543") || l.contains("port=6543") || l.contains("pgbouncer=true")
 }
 
+/// Query parameters given as literals: positional (`[ch, payload]`, `(ch, payload)`, asyncpg
+/// varargs) and named (`{"channel": "jobs"}`).
+#[derive(Default)]
+struct Params {
+    positional: Vec<Option<Value>>,
+    named: HashMap<String, Value>,
+}
+
 /// Turns recognised SQL items into pending facts.
 #[allow(clippy::too_many_arguments)]
 fn sql_facts(
     st: &mut State,
     sql: &Sql,
     at: Range<usize>,
-    params: &[Option<Value>],
+    params: &Params,
     library: Option<&'static str>,
     method: &str,
     receiver: Option<String>,
@@ -295,7 +303,11 @@ fn sql_facts(
         } = item.clone();
         let mut chan = chan;
         if let Some(k) = chan.param {
-            match params.get(k - 1) {
+            let value = match &chan.param_name {
+                Some(n) => params.named.get(n).cloned().map(Some),
+                None => params.positional.get(k - 1).cloned(),
+            };
+            match value.as_ref() {
                 Some(Some(Value::String(v))) => chan.name = Some(v.clone()),
                 Some(Some(Value::Object(m))) => {
                     chan.pattern = m.get("pattern").and_then(Value::as_str).map(str::to_string);
@@ -307,7 +319,7 @@ fn sql_facts(
         if let Some(p) = payload.as_mut()
             && let Some(k) = p.param
         {
-            match params.get(k - 1) {
+            match params.positional.get(k - 1) {
                 Some(Some(Value::String(v))) if v == "json" => p.kind = "json",
                 Some(Some(Value::String(_))) => p.kind = "constant",
                 _ => {}
@@ -470,6 +482,67 @@ fn loop_connects(lp: Node<'_>, cx: &FileCx<'_>) -> bool {
         }
         loop {
             if cursor.node().id() == lp.id() {
+                return false;
+            }
+            if cursor.goto_next_sibling() {
+                break;
+            }
+            if !cursor.goto_parent() {
+                return false;
+            }
+        }
+    }
+}
+
+/// psycopg2: for a `conn.notifies` read inside a loop that calls `.poll()`, whether that
+/// loop never waits for the socket (`select.select`, `selectors`, `wait`, `sleep`): it
+/// spins a CPU core. `None` when there is no polling loop around the read.
+fn py_busy_poll(node: Node<'_>, cx: &FileCx<'_>) -> Option<bool> {
+    let mut n = node;
+    let mut polling_loop = None;
+    while let Some(p) = n.parent() {
+        match p.kind() {
+            // the innermost loop that polls
+            "while_statement" | "for_statement"
+                if polling_loop.is_none() && loop_calls(p, cx, |name| name == "poll") =>
+            {
+                polling_loop = Some(p);
+            }
+            "function_definition" | "class_definition" => break,
+            _ => {}
+        }
+        n = p;
+    }
+    let lp = polling_loop?;
+    let waits = loop_calls(lp, cx, |name| {
+        let l = name.to_ascii_lowercase();
+        l.contains("select") || l.contains("wait") || l.contains("sleep") || l == "add_reader"
+    });
+    Some(!waits)
+}
+
+/// Whether a subtree calls a function or method whose name satisfies `pred`. Iterative.
+fn loop_calls(root: Node<'_>, cx: &FileCx<'_>, pred: impl Fn(&str) -> bool) -> bool {
+    let mut cursor = root.walk();
+    loop {
+        let n = cursor.node();
+        if n.kind() == "call"
+            && let Some(f) = n.child_by_field_name("function")
+        {
+            let name = match f.kind() {
+                "attribute" => f.child_by_field_name("attribute").map(|a| cx.text(a)),
+                "identifier" => Some(cx.text(f)),
+                _ => None,
+            };
+            if name.is_some_and(&pred) {
+                return true;
+            }
+        }
+        if cursor.goto_first_child() {
+            continue;
+        }
+        loop {
+            if cursor.node().id() == root.id() {
                 return false;
             }
             if cursor.goto_next_sibling() {
@@ -668,10 +741,33 @@ impl PyVisitor {
                         .child_by_field_name("function")
                         .is_some_and(|g| matches!(cx.text(g), "sql.SQL" | "SQL"));
                 let base = self.sql_of(obj, cx)?;
+                // Static arguments fill their placeholder: sql.Identifier("Jobs") is the
+                // quoted identifier "Jobs", sql.Literal("x") and plain strings their text.
+                let statics: Vec<Option<String>> = py::positional(node)
+                    .into_iter()
+                    .map(|a| static_format_arg(a, composed, cx))
+                    .collect();
+                let mut text = String::with_capacity(base.text.len());
+                let mut k = 0;
+                let mut all_static = true;
+                for ch in replace_braces(&base.text).chars() {
+                    if ch != HOLE {
+                        text.push(ch);
+                        continue;
+                    }
+                    match statics.get(k).cloned().flatten() {
+                        Some(v) => text.push_str(&v),
+                        None => {
+                            all_static = false;
+                            text.push(HOLE);
+                        }
+                    }
+                    k += 1;
+                }
                 Some(Sql {
-                    text: replace_braces(&base.text),
+                    text,
                     with: if composed { "psycopg.sql" } else { "format" },
-                    unsafe_splice: !composed,
+                    unsafe_splice: !composed && !all_static,
                 })
             }
             _ => None,
@@ -944,16 +1040,30 @@ impl PyVisitor {
                     return;
                 };
                 // parameters: a tuple/list second argument (DB-API) or varargs (asyncpg)
-                let params: Vec<Option<Value>> = match args.get(1).map(|a| a.kind()) {
+                let mut params = Params::default();
+                match args.get(1).map(|a| a.kind()) {
                     Some("tuple" | "list") if args.len() == 2 => {
                         let mut c = args[1].walk();
-                        args[1]
+                        params.positional = args[1]
                             .named_children(&mut c)
                             .map(|n| py_param(n, cx))
-                            .collect()
+                            .collect();
                     }
-                    _ => args[1..].iter().map(|n| py_param(*n, cx)).collect(),
-                };
+                    Some("dictionary") => {
+                        let mut c = args[1].walk();
+                        for pair in args[1].named_children(&mut c) {
+                            if let (Some(k), Some(v)) = (
+                                pair.child_by_field_name("key")
+                                    .and_then(|k| py::string_value(k, cx)),
+                                pair.child_by_field_name("value")
+                                    .and_then(|v| py_param(v, cx)),
+                            ) {
+                                params.named.insert(k, v);
+                            }
+                        }
+                    }
+                    _ => params.positional = args[1..].iter().map(|n| py_param(*n, cx)).collect(),
+                }
                 let library = self.st.library_guess(recv_conn).or_else(|| {
                     let t = cx.text(*first);
                     (t.starts_with("text(") || t.starts_with("sqlalchemy.text("))
@@ -1078,6 +1188,11 @@ impl PyVisitor {
             "psycopg2"
         };
         self.handler(node, "notifies", receiver, conn, Some(default), cx);
+        if let Some(busy) = py_busy_poll(node, cx)
+            && let Some(last) = self.st.pending.last_mut()
+        {
+            last.attrs.insert("busy_poll".into(), Value::from(busy));
+        }
     }
 
     fn resolve(&self, obj: Node<'_>, cx: &FileCx<'_>) -> Option<usize> {
@@ -1120,6 +1235,23 @@ fn py_quotes(expr: Node<'_>, cx: &FileCx<'_>) -> bool {
         _ => None,
     };
     name.is_some_and(|n| quoting_name(n) || n == "Identifier")
+}
+
+/// The SQL text a `.format(...)` argument stands for, when static.
+fn static_format_arg(arg: Node<'_>, composed: bool, cx: &FileCx<'_>) -> Option<String> {
+    if !composed {
+        return py::string_value(arg, cx);
+    }
+    if arg.kind() != "call" {
+        return None;
+    }
+    let f = cx.text(arg.child_by_field_name("function")?);
+    let value = py::string_value(py::positional(arg).into_iter().next()?, cx)?;
+    match f.rsplit('.').next()? {
+        "Identifier" => Some(format!("\"{}\"", value.replace('"', "\"\""))),
+        "Literal" => Some(format!("'{}'", value.replace('\'', "''"))),
+        _ => None,
+    }
 }
 
 /// A query parameter as a value: a string literal, `"json"` for `json.dumps(...)`.
@@ -1750,7 +1882,7 @@ impl JsVisitor {
                     .get(1)
                     .copied()
                     .or_else(|| js::object_property(js::unwrap_expr(*first), "values", cx));
-                let params: Vec<Option<Value>> = match values.map(js::unwrap_expr) {
+                let positional: Vec<Option<Value>> = match values.map(js::unwrap_expr) {
                     Some(arr) if arr.kind() == "array" => {
                         let mut c = arr.walk();
                         arr.named_children(&mut c)
@@ -1759,6 +1891,10 @@ impl JsVisitor {
                             .collect()
                     }
                     _ => Vec::new(),
+                };
+                let params = Params {
+                    positional,
+                    named: HashMap::new(),
                 };
                 sql_facts(
                     &mut self.st,

@@ -290,6 +290,8 @@ pub(crate) struct Chan {
     pub param: Option<usize>,
     /// The variable, for a PL/pgSQL variable channel (lower case).
     pub var: Option<String>,
+    /// The name of a named placeholder channel (`:channel`, `%(channel)s`).
+    pub param_name: Option<String>,
 }
 
 impl Chan {
@@ -476,6 +478,7 @@ fn statement(
             raw: raw.to_string(),
             source: "param",
             param: Some(params_seen + 1),
+            param_name: param_name(raw),
             ..Chan::default()
         },
         T::Op if raw == "*" && kind == ItemKind::Unlisten => Chan {
@@ -526,6 +529,16 @@ fn statement(
         },
         j,
     ))
+}
+
+/// `channel` of `:channel` / `%(channel)s`.
+fn param_name(tok: &str) -> Option<String> {
+    if let Some(n) = tok.strip_prefix(':') {
+        return Some(n.to_string());
+    }
+    tok.strip_prefix("%(")
+        .and_then(|t| t.strip_suffix(")s"))
+        .map(str::to_string)
 }
 
 fn dynamic_word(raw: &str) -> Chan {
@@ -666,6 +679,7 @@ fn classify_channel(s: &str, toks: &[Tok], params_seen: usize) -> Chan {
                     raw,
                     source: "param",
                     param: Some(params_seen + 1),
+                    param_name: param_name(tx),
                     ..Chan::default()
                 };
             }
@@ -1040,6 +1054,11 @@ mod tests {
         assert_eq!(it.payload.as_ref().and_then(|p| p.param), Some(2));
         let it = one("select pg_notify(%s, %s)");
         assert_eq!(it.chan.param, Some(1));
+        let it = one("select pg_notify(:channel, :payload)");
+        assert_eq!(it.chan.param_name.as_deref(), Some("channel"));
+        let it = one("select pg_notify(%(ch)s, %(p)s)");
+        assert_eq!(it.chan.param_name.as_deref(), Some("ch"));
+        assert_eq!(it.payload.as_ref().and_then(|p| p.param), Some(2));
         let it = one("pg_notify(ch, 'x')");
         assert_eq!(it.chan.var.as_deref(), Some("ch"));
         let it = one("pg_notify('a', (SELECT json_agg(t) FROM new_rows t)::text)");
