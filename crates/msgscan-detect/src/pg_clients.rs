@@ -1323,7 +1323,11 @@ fn replace_percent(text: &str) -> String {
                 b'(' => {
                     if let Some(p) = text[i..].find(')') {
                         out.push(HOLE);
-                        i += p + 2;
+                        i += p + 1;
+                        // the conversion letter after `)`, if ASCII
+                        if b.get(i).is_some_and(u8::is_ascii_alphabetic) {
+                            i += 1;
+                        }
                         continue;
                     }
                 }
@@ -2164,5 +2168,8 @@ mod tests {
         );
         assert_eq!(replace_percent("LISTEN %(ch)s"), format!("LISTEN {HOLE}"));
         assert_eq!(replace_braces("LISTEN {channel}"), format!("LISTEN {HOLE}"));
+        // never slices inside a multi-byte character
+        let _ = replace_percent("NOTIFY %(x)é %(y)");
+        let _ = replace_percent("%");
     }
 }

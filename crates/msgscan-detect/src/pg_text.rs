@@ -1092,6 +1092,21 @@ mod tests {
     }
 
     #[test]
+    fn every_prefix_and_suffix_is_safe() {
+        let sample = "NOTIFY \"Ünïcode\", E'caf\\é''s'; LISTEN x; SELECT pg_notify('a' || é, \
+                      json_build_object('k', NEW.id)); $t$ UNLISTEN * $t$ /* NOTIFY y */ %(n)s :p $1 \u{1}";
+        let cuts: Vec<usize> = (0..=sample.len())
+            .filter(|i| sample.is_char_boundary(*i))
+            .collect();
+        for &i in &cuts {
+            let _ = scan(&sample[..i]);
+            let _ = scan(&sample[i..]);
+            let _ = built_sql(&sample[..i]);
+            let _ = built_sql(&sample[i..]);
+        }
+    }
+
+    #[test]
     fn execute_strings_are_rebuilt() {
         let b = built_sql("'NOTIFY ' || quote_ident(ch) || ', ' || quote_literal(p)")
             .unwrap_or_else(|| unreachable!());
