@@ -12,6 +12,9 @@ mod js;
 pub mod link;
 mod node_events;
 mod py;
+mod socketio;
+mod walk;
+mod webhook;
 
 pub use engine::{Detector, FactBuilder, FileCx, Visitor, detect, may_match};
 pub use fact::{AttrSpec, AttrType, COMMON_FIELDS, Fact, KindSpec, Role};
@@ -19,12 +22,23 @@ pub use link::{Channel, Linker, Topology};
 
 /// Every detector, in a fixed order (the order of the dispatch bitmask).
 pub fn detectors() -> &'static [&'static dyn Detector] {
-    &[&celery::Celery, &node_events::NodeEvents]
+    &[
+        &celery::Celery,
+        &node_events::NodeEvents,
+        &socketio::SocketIoPy,
+        &socketio::SocketIoJs,
+        &webhook::WebhookPy,
+        &webhook::WebhookJs,
+    ]
 }
 
 /// Every fact kind msgscan emits, with its documented attributes.
 pub fn kinds() -> impl Iterator<Item = &'static KindSpec> {
-    celery::KINDS.iter().chain(node_events::KINDS.iter())
+    celery::KINDS
+        .iter()
+        .chain(node_events::KINDS.iter())
+        .chain(socketio::KINDS.iter())
+        .chain(webhook::KINDS.iter())
 }
 
 /// The spec of one fact kind.

@@ -96,5 +96,7 @@ pub fn link(facts: &[Fact]) -> Topology {
     let mut linker = Linker::default();
     crate::celery::link(facts, &mut linker);
     crate::node_events::link(facts, &mut linker);
+    crate::socketio::link(facts, &mut linker);
+    crate::webhook::link(facts, &mut linker);
     linker.finish()
 }

@@ -28,13 +28,7 @@ use error::suggest;
 pub const DOCS_BASE: &str = "https://github.com/msgscan/msgscan/blob/main/docs/rules/";
 
 /// The rulebook files shipped with msgscan: `(file name, contents)`.
-pub const BUILTIN: &[(&str, &str)] = &[
-    (
-        "rules/celery.toml",
-        include_str!("../../../rules/celery.toml"),
-    ),
-    ("rules/node.toml", include_str!("../../../rules/node.toml")),
-];
+pub const BUILTIN: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/builtin_rules.rs"));
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
