@@ -758,7 +758,6 @@ impl PyVisitor {
                             .attr("method", "start_background_task")
                             .attr_opt("target", target)
                             .attr("receiver", recv.clone())
-                            .attr("in_request_handler", false)
                             .attr("in_socketio_handler", in_handler);
                         self.pending.push(Pending {
                             fact,
@@ -886,6 +885,10 @@ impl Detector for SocketIoJs {
             "variable_declarator",
             "new_expression",
             "call_expression",
+            "function_expression",
+            "function_declaration",
+            "arrow_function",
+            "method_definition",
         ]
     }
     fn needles(&self) -> &'static [&'static str] {
@@ -1511,6 +1514,35 @@ impl JsVisitor {
         }
     }
 
+    /// The handler-module layout of the socket.io docs: `module.exports = (io, socket) => {
+    /// socket.on('order:create', ...) }` in a file that uses socket.io.
+    fn on_function(&mut self, node: Node<'_>, cx: &FileCx<'_>) {
+        let Some(params) = node.child_by_field_name("parameters") else {
+            return;
+        };
+        let mut c = params.walk();
+        let names: Vec<&str> = params
+            .named_children(&mut c)
+            .map(|p| match p.kind() {
+                "required_parameter" | "optional_parameter" => p
+                    .child_by_field_name("pattern")
+                    .map(|x| cx.text(x))
+                    .unwrap_or_default(),
+                _ => cx.text(p),
+            })
+            .collect();
+        if let [io, socket, ..] = names.as_slice()
+            && *io == "io"
+            && *socket == "socket"
+        {
+            self.servers
+                .entry("io".into())
+                .or_insert((Target::Server, "/".into()));
+            self.sockets
+                .push(("socket".into(), node.byte_range(), "/".into()));
+        }
+    }
+
     /// `const chat = io.of('/chat')`: a namespace binding.
     fn on_namespace_binding(&mut self, node: Node<'_>, cx: &FileCx<'_>) {
         let (Some(name), Some(value)) = (
@@ -1556,6 +1588,7 @@ impl<'t> Visitor<'t> for JsVisitor {
             }
             "new_expression" => self.on_new(node, cx),
             "call_expression" => self.on_call(node, cx),
+            _ if js::is_function(node) => self.on_function(node, cx),
             _ => {}
         }
     }
@@ -1613,5 +1646,19 @@ pub(crate) fn link(facts: &[crate::Fact], linker: &mut crate::link::Linker) {
         } else {
             linker.consumer(TRANSPORT, event, Some(&scope), f);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::url_namespace;
+
+    #[test]
+    fn client_url_namespaces() {
+        assert_eq!(url_namespace("/chat"), "/chat");
+        assert_eq!(url_namespace("http://localhost:3000"), "/");
+        assert_eq!(url_namespace("https://example.com/admin?token=1"), "/admin");
+        assert_eq!(url_namespace("ws://h:1/"), "/");
+        assert_eq!(url_namespace("localhost:3000"), "/");
     }
 }

@@ -819,7 +819,13 @@ impl PyVisitor {
             return;
         };
         let body = self.body(def, cx);
-        let name_signal = route.path.is_none() && path_signal(&route.function.replace('_', "/"));
+        // A Django view has no path in the file: its name must say webhook.
+        let name_signal = route.path.is_none() && {
+            let f = route.function.to_ascii_lowercase();
+            f.contains("webhook")
+                || f.split(['_', '.'])
+                    .any(|w| matches!(w, "hook" | "hooks" | "ipn" | "callback"))
+        };
         let mut signals = body.signals(route.path.as_deref());
         if name_signal {
             signals.insert(0, "path");
@@ -1138,7 +1144,7 @@ impl Detector for WebhookJs {
     }
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 enum FileRoute {
     #[default]
     None,
@@ -1741,5 +1747,66 @@ pub(crate) fn link(facts: &[crate::Fact], linker: &mut crate::link::Linker) {
             }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn webhook_paths() {
+        for p in [
+            "/webhooks/stripe",
+            "/api/github-webhook",
+            "/hooks",
+            "/paypal/ipn",
+            "/payments/callback",
+            "/notify",
+        ] {
+            assert!(path_signal(p), "{p}");
+        }
+        for p in [
+            "/auth/callback",
+            "/oauth2/callback",
+            "/api/orders",
+            "/events",
+            "/hookah",
+        ] {
+            assert!(!path_signal(p), "{p}");
+        }
+    }
+
+    #[test]
+    fn signature_headers() {
+        for h in [
+            "Stripe-Signature",
+            "X-Hub-Signature-256",
+            "webhook-signature",
+            "svix-signature",
+            "HTTP_STRIPE_SIGNATURE",
+        ] {
+            assert!(header_signal(h), "{h}");
+        }
+        assert!(!header_signal("Content-Type"));
+        assert_eq!(provider_from("X-Hub-Signature-256"), Some("github"));
+        assert_eq!(provider_from("webhook-signature"), Some("standardwebhooks"));
+    }
+
+    #[test]
+    fn routes_from_file_paths() {
+        assert_eq!(
+            file_route("web/src/app/api/webhooks/(billing)/stripe/route.ts"),
+            (FileRoute::AppRoute, Some("/api/webhooks/stripe".into()))
+        );
+        assert_eq!(
+            file_route("pages/api/hooks/github.ts"),
+            (FileRoute::PagesApi, Some("/api/hooks/github".into()))
+        );
+        assert_eq!(
+            file_route("supabase/functions/stripe-webhook/index.ts"),
+            (FileRoute::Edge, Some("/functions/v1/stripe-webhook".into()))
+        );
+        assert_eq!(file_route("src/routes.ts"), (FileRoute::None, None));
     }
 }
