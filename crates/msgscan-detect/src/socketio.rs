@@ -894,8 +894,15 @@ impl Detector for SocketIoJs {
     fn needles(&self) -> &'static [&'static str] {
         &["socket.io", "socket"]
     }
-    fn visitor<'t>(&self, _file: &FileCx<'t>) -> Box<dyn Visitor<'t> + 't> {
-        Box::<JsVisitor>::default()
+    fn visitor<'t>(&self, file: &FileCx<'t>) -> Box<dyn Visitor<'t> + 't> {
+        Box::new(JsVisitor {
+            native_websocket: file.text.contains("WebSocket")
+                || file.text.contains("from 'ws'")
+                || file.text.contains("from \"ws\"")
+                || file.text.contains("require('ws')")
+                || file.text.contains("require(\"ws\")"),
+            ..Default::default()
+        })
     }
 }
 
@@ -916,7 +923,8 @@ struct Resolved {
 
 struct JsHandler {
     fact: FactBuilder,
-    is_connect: bool,
+    /// A connection handler on a server of this file: its authentication is judged here.
+    judge_auth: bool,
     auth: bool,
 }
 
@@ -935,6 +943,10 @@ struct JsVisitor {
     /// Client socket bindings → namespace.
     clients: HashMap<String, String>,
     imports_server: bool,
+    /// Servers imported from another module: their middleware is not visible here.
+    imported_servers: HashSet<String>,
+    /// The file uses native WebSockets or `ws`: a relative `socket` import is not Socket.IO.
+    native_websocket: bool,
     adapter: Option<String>,
     middleware: bool,
     server_facts: Vec<FactBuilder>,
@@ -1042,7 +1054,8 @@ impl JsVisitor {
                 if l == "io" {
                     self.servers
                         .insert(local.into(), (Target::Server, "/".into()));
-                } else if l.ends_with("socket") {
+                    self.imported_servers.insert(local.into());
+                } else if l.ends_with("socket") && !self.native_websocket {
                     self.clients.insert(local.into(), "/".into());
                 }
             }
@@ -1432,6 +1445,12 @@ impl JsVisitor {
                         if matches!(event.as_str(), "connection" | "connect") =>
                     {
                         let mut auth = false;
+                        let base = receiver
+                            .split(['.', '('])
+                            .next()
+                            .unwrap_or_default()
+                            .to_string();
+                        let imported = self.imported_servers.contains(&base);
                         if let Some(h) = handler.filter(|h| js::is_function(*h)) {
                             if let Some(p) = first_param(h, cx) {
                                 self.sockets.push((p, h.byte_range(), r.namespace.clone()));
@@ -1449,7 +1468,7 @@ impl JsVisitor {
                             .attr("is_async", is_async);
                         self.handlers.push(JsHandler {
                             fact,
-                            is_connect: true,
+                            judge_auth: !imported,
                             auth,
                         });
                     }
@@ -1470,7 +1489,7 @@ impl JsVisitor {
                             .attr("is_async", is_async);
                         self.handlers.push(JsHandler {
                             fact,
-                            is_connect: false,
+                            judge_auth: false,
                             auth: false,
                         });
                     }
@@ -1604,7 +1623,7 @@ impl<'t> Visitor<'t> for JsVisitor {
             cx.emit(f);
         }
         for h in this.handlers {
-            let f = if h.is_connect {
+            let f = if h.judge_auth {
                 h.fact
                     .attr("has_middleware", this.middleware)
                     .attr("authenticates", h.auth || this.middleware)

@@ -49,7 +49,7 @@ pub(crate) const KINDS: &[KindSpec] = &[
             "framework": String = "`flask`, `fastapi`, `django`, `express`, `nextjs`, `edge`",
             "function": String = "the handler function, where named",
             "method": String = "the HTTP method(s) routed, upper case",
-            "provider": String = "`stripe`, `github`, `svix`, `standardwebhooks`, `slack`, `shopify`, `twilio` or `unknown`",
+            "provider": String = "`stripe`, `github`, `gitlab`, `svix`, `standardwebhooks`, `slack`, `shopify`, `twilio` or `unknown`",
             "signals": List = "why it is a webhook: `path`, `signature_header`, `verifier`",
             "body_analyzed": Bool = "the handler's body is in the file and was read (the attributes below exist only then)",
             "reads_signature_header": Bool = "reads a signature header",
@@ -129,11 +129,15 @@ fn path_signal(path: &str) -> bool {
 }
 
 fn header_signal(s: &str) -> bool {
-    let l = s.to_ascii_lowercase();
+    let l = s.to_ascii_lowercase().replace('_', "-");
+    let l = l.strip_prefix("http-").unwrap_or(&l);
     l.len() < 60
         && (l.contains("signature")
+            || l == "authorization"
+            || l.contains("secret-token")
+            || l.contains("gitlab-token")
+            || l.contains("webhook-secret")
             || l.starts_with("x-hub-")
-            || l.starts_with("http_x_hub_")
             || l.starts_with("stripe-")
             || l.starts_with("webhook-")
             || l.starts_with("svix-")
@@ -146,8 +150,14 @@ fn provider_from(text: &str) -> Option<&'static str> {
     let l = text.to_ascii_lowercase();
     Some(if l.contains("stripe") {
         "stripe"
-    } else if l.contains("x-hub-") || l.contains("github") || l.contains("octokit") {
+    } else if l.contains("x-hub-")
+        || l.contains("x_hub_")
+        || l.contains("github")
+        || l.contains("octokit")
+    {
         "github"
+    } else if l.contains("gitlab") {
+        "gitlab"
     } else if l.contains("svix") {
         "svix"
     } else if l.starts_with("webhook-") || l.contains("standardwebhooks") {
@@ -1785,6 +1795,9 @@ mod tests {
             "webhook-signature",
             "svix-signature",
             "HTTP_STRIPE_SIGNATURE",
+            "X-Gitlab-Token",
+            "X-Telegram-Bot-Api-Secret-Token",
+            "HTTP_X_HUB_SIGNATURE_256",
         ] {
             assert!(header_signal(h), "{h}");
         }
