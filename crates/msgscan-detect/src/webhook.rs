@@ -18,6 +18,7 @@
 //!
 //! Handler bodies are read with a walk of the handler's own subtree.
 
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 
 use msgscan_lang::Language;
@@ -444,6 +445,7 @@ struct PyVisitor {
     apps: HashMap<String, &'static str>,
     /// Top-level functions of the file that verify signatures.
     verifier_fns: HashSet<String>,
+    mac_cache: MacCache,
 }
 
 struct PyRoute {
@@ -718,7 +720,7 @@ impl PyVisitor {
                     }
                 }
                 "comparison_operator" => {
-                    if let Some((_, false)) = py_mac_compare(n, cx) {
+                    if let Some((_, false)) = py_mac_compare(n, cx, &self.mac_cache) {
                         b.unsafe_compare = true;
                     }
                 }
@@ -1021,13 +1023,28 @@ fn py_is_literal(n: Node<'_>) -> bool {
     )
 }
 
+/// Per function (by start byte): the variables it assigns from an HMAC or digest
+/// expression. Computed once per function, so a file with many comparisons stays linear.
+type MacCache = RefCell<HashMap<usize, HashSet<String>>>;
+
 /// Whether `operand` is a variable that the function around `at` assigns from an HMAC or
 /// digest expression (`expected = hmac.new(...).hexdigest()`).
-fn bound_to_mac(operand: Node<'_>, at: Node<'_>, cx: &FileCx<'_>) -> bool {
+fn bound_to_mac(operand: Node<'_>, at: Node<'_>, cx: &FileCx<'_>, cache: &MacCache) -> bool {
     if operand.kind() != "identifier" {
         return false;
     }
     let name = cx.text(operand);
+    // Only names that could hold a computed MAC are traced (this bounds the work on files
+    // with many comparisons).
+    let l = name.to_ascii_lowercase();
+    if ![
+        "expected", "computed", "calc", "hash", "check", "verif", "mac", "sig", "digest",
+    ]
+    .iter()
+    .any(|k| l.contains(k))
+    {
+        return false;
+    }
     let kinds: &[&str] = &[
         "function_definition",
         "function_declaration",
@@ -1039,32 +1056,36 @@ fn bound_to_mac(operand: Node<'_>, at: Node<'_>, cx: &FileCx<'_>) -> bool {
     let Some(func) = crate::walk::enclosing_function(at, kinds) else {
         return false;
     };
-    let text = cx.text(func);
-    if !(text.contains("hmac") || text.contains("Hmac") || text.contains("digest")) {
-        return false;
-    }
-    descendants(func).any(|n| {
-        let (left, right) = match n.kind() {
-            "assignment" => (
-                n.child_by_field_name("left"),
-                n.child_by_field_name("right"),
-            ),
-            "variable_declarator" => (
-                n.child_by_field_name("name"),
-                n.child_by_field_name("value"),
-            ),
-            _ => return false,
-        };
-        left.is_some_and(|l| cx.text(l) == name)
-            && right.is_some_and(|r| {
-                let t = cx.text(r);
-                t.contains("hmac") || t.contains("Hmac") || t.contains("digest(")
+    let mut cache = cache.borrow_mut();
+    let vars = cache.entry(func.start_byte()).or_insert_with(|| {
+        let text = cx.text(func);
+        if !(text.contains("hmac") || text.contains("Hmac") || text.contains("digest")) {
+            return HashSet::new();
+        }
+        descendants(func)
+            .filter_map(|n| {
+                let (left, right) = match n.kind() {
+                    "assignment" => (
+                        n.child_by_field_name("left")?,
+                        n.child_by_field_name("right")?,
+                    ),
+                    "variable_declarator" => (
+                        n.child_by_field_name("name")?,
+                        n.child_by_field_name("value")?,
+                    ),
+                    _ => return None,
+                };
+                let t = cx.text(right);
+                (t.contains("hmac") || t.contains("Hmac") || t.contains("digest("))
+                    .then(|| cx.text(left).to_string())
             })
-    })
+            .collect()
+    });
+    vars.contains(name)
 }
 
 /// A Python comparison of a MAC or signature: (operator, constant time = false).
-fn py_mac_compare(n: Node<'_>, cx: &FileCx<'_>) -> Option<(String, bool)> {
+fn py_mac_compare(n: Node<'_>, cx: &FileCx<'_>, cache: &MacCache) -> Option<(String, bool)> {
     let mut c = n.walk();
     let operands: Vec<Node<'_>> = n.named_children(&mut c).collect();
     if operands.len() != 2 {
@@ -1088,7 +1109,7 @@ fn py_mac_compare(n: Node<'_>, cx: &FileCx<'_>) -> Option<(String, bool)> {
     }
     let any_mac = operands
         .iter()
-        .any(|o| macish(cx.text(*o)) || bound_to_mac(*o, n, cx));
+        .any(|o| macish(cx.text(*o)) || bound_to_mac(*o, n, cx, cache));
     any_mac.then_some((op, false))
 }
 
@@ -1100,7 +1121,7 @@ impl<'t> Visitor<'t> for PyVisitor {
             "function_definition" => self.on_function(node, cx),
             "call" => self.on_call(node, cx),
             "comparison_operator" => {
-                if let Some((op, _)) = py_mac_compare(node, cx) {
+                if let Some((op, _)) = py_mac_compare(node, cx, &self.mac_cache) {
                     let function = enclosing_py_function(node, cx);
                     let fact = cx
                         .fact("webhook_signature_check", TRANSPORT, Role::Definition, node)
@@ -1225,6 +1246,7 @@ struct JsVisitor<'t> {
     global_json: bool,
     /// Top-level functions of the file that verify signatures.
     verifier_fns: HashSet<String>,
+    mac_cache: MacCache,
 }
 
 const NOT_ROUTERS: &[&str] = &[
@@ -1250,7 +1272,7 @@ const NOT_ROUTERS: &[&str] = &[
     "httpClient",
 ];
 
-fn js_body(func: Node<'_>, cx: &FileCx<'_>, helpers: &HashSet<String>) -> Body {
+fn js_body(func: Node<'_>, cx: &FileCx<'_>, helpers: &HashSet<String>, cache: &MacCache) -> Body {
     let mut b = Body::default();
     let mut first_response: Option<usize> = None;
     let mut first_outbound: Option<usize> = None;
@@ -1276,7 +1298,7 @@ fn js_body(func: Node<'_>, cx: &FileCx<'_>, helpers: &HashSet<String>) -> Body {
                     b.raw_body = true;
                 }
             }
-            "binary_expression" if js_mac_compare(n, cx).is_some() => {
+            "binary_expression" if js_mac_compare(n, cx, cache).is_some() => {
                 b.unsafe_compare = true;
             }
             "variable_declarator" => b.assignment(
@@ -1407,7 +1429,7 @@ fn js_is_literal(n: Node<'_>) -> bool {
 }
 
 /// A JS comparison of a MAC or signature with `==`/`===`/`!=`/`!==`.
-fn js_mac_compare(n: Node<'_>, cx: &FileCx<'_>) -> Option<String> {
+fn js_mac_compare(n: Node<'_>, cx: &FileCx<'_>, cache: &MacCache) -> Option<String> {
     let op = cx.text(n.child_by_field_name("operator")?);
     if !matches!(op, "==" | "===" | "!=" | "!==") {
         return None;
@@ -1427,8 +1449,11 @@ fn js_mac_compare(n: Node<'_>, cx: &FileCx<'_>) -> Option<String> {
     if lengthy(l) || lengthy(r) {
         return None;
     }
-    (macish(cx.text(l)) || macish(cx.text(r)) || bound_to_mac(l, n, cx) || bound_to_mac(r, n, cx))
-        .then(|| op.to_string())
+    (macish(cx.text(l))
+        || macish(cx.text(r))
+        || bound_to_mac(l, n, cx, cache)
+        || bound_to_mac(r, n, cx, cache))
+    .then(|| op.to_string())
 }
 
 impl<'t> JsVisitor<'t> {
@@ -1461,7 +1486,7 @@ impl<'t> JsVisitor<'t> {
             }
             return;
         };
-        let mut body = js_body(func, cx, &self.verifier_fns);
+        let mut body = js_body(func, cx, &self.verifier_fns, &self.mac_cache);
         if raw_middleware {
             body.raw_body = true;
         }
@@ -1678,7 +1703,7 @@ impl<'t> Visitor<'t> for JsVisitor<'t> {
             "call_expression" => self.on_call(node, cx),
             "export_statement" => self.on_export(node, cx),
             "binary_expression" => {
-                if let Some(op) = js_mac_compare(node, cx) {
+                if let Some(op) = js_mac_compare(node, cx, &self.mac_cache) {
                     let function = enclosing_js_function(node, cx);
                     let fact = cx
                         .fact("webhook_signature_check", TRANSPORT, Role::Definition, node)
