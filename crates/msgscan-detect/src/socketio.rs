@@ -892,7 +892,8 @@ impl Detector for SocketIoJs {
         ]
     }
     fn needles(&self) -> &'static [&'static str] {
-        &["socket.io", "socket"]
+        // `socket` also covers `socket.io`, `socket.io-client` and `(io, socket) =>`.
+        &["socket", "Socket"]
     }
     fn visitor<'t>(&self, file: &FileCx<'t>) -> Box<dyn Visitor<'t> + 't> {
         Box::new(JsVisitor {
