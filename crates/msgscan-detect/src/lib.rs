@@ -16,10 +16,13 @@ mod pg;
 mod pg_clients;
 mod pg_text;
 mod py;
+mod socketio;
 mod supabase;
 mod supabase_config;
 mod supabase_py;
 mod supabase_sql;
+mod walk;
+mod webhook;
 
 pub use engine::{Detector, FactBuilder, FileCx, Visitor, detect, may_match};
 pub use fact::{AttrSpec, AttrType, COMMON_FIELDS, Fact, KindSpec, Role};
@@ -40,6 +43,10 @@ pub fn detectors() -> &'static [&'static dyn Detector] {
         &supabase_sql::SupabaseSql,
         &supabase_py::SupabasePy,
         &supabase_config::SupabaseConfig,
+        &socketio::SocketIoPy,
+        &socketio::SocketIoJs,
+        &webhook::WebhookPy,
+        &webhook::WebhookJs,
     ]
 }
 
@@ -53,6 +60,8 @@ pub fn kinds() -> impl Iterator<Item = &'static KindSpec> {
         .chain(supabase::KINDS.iter())
         .chain(supabase_sql::KINDS.iter())
         .chain(supabase_config::KINDS.iter())
+        .chain(socketio::KINDS.iter())
+        .chain(webhook::KINDS.iter())
 }
 
 /// The spec of one fact kind.

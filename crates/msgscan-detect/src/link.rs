@@ -99,5 +99,7 @@ pub fn link(facts: &[Fact]) -> Topology {
     crate::pg::link(facts, &mut linker);
     crate::node_runtime::link(facts, &mut linker);
     crate::supabase::link(facts, &mut linker);
+    crate::socketio::link(facts, &mut linker);
+    crate::webhook::link(facts, &mut linker);
     linker.finish()
 }

@@ -1,0 +1,1850 @@
+//! Webhook handlers and background work started from request handlers, in Python (Flask,
+//! FastAPI, Django) and JavaScript/TypeScript (Express-style routers, Next.js route
+//! handlers and API routes, Supabase/Deno edge functions).
+//!
+//! ## Facts
+//! - `webhook_handler`: a request handler that receives webhooks, recognised by its path
+//!   (`/webhooks/stripe`, `/hooks`, `/callback`, `/github`, `/notify`, `/ipn`), by reading a
+//!   signature header (`Stripe-Signature`, `X-Hub-Signature-256`, `webhook-signature`,
+//!   `svix-signature`...) or by calling a provider verifier (`stripe.Webhook.construct_event`,
+//!   `stripe.webhooks.constructEvent`, `new Webhook(secret).verify`, `hmac.new`,
+//!   `crypto.createHmac`...). Its attributes say what the body does.
+//! - `webhook_signature_check`: a comparison of a MAC or signature, constant-time
+//!   (`hmac.compare_digest`, `crypto.timingSafeEqual`) or not (`==`, `===`), anywhere in a file.
+//! - `background_thread`: `threading.Thread(...)`, `ThreadPoolExecutor().submit/map`,
+//!   `multiprocessing.Process(...)`, `asyncio.create_task(...)`, and (from the Socket.IO
+//!   detector) `socketio.start_background_task(...)`, with whether it runs inside a request
+//!   handler.
+//!
+//! Handler bodies are read with a walk of the handler's own subtree.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+
+use msgscan_lang::Language;
+use serde_json::Value;
+use tree_sitter::Node;
+
+use crate::engine::{Detector, FactBuilder, FileCx, Visitor};
+use crate::fact::{AttrSpec, AttrType, KindSpec, Role};
+use crate::walk::descendants;
+use crate::{js, py};
+
+pub(crate) struct WebhookPy;
+pub(crate) struct WebhookJs;
+
+const TRANSPORT: &str = "webhook";
+
+macro_rules! attrs {
+    ($( $name:literal : $ty:ident = $doc:literal ),* $(,)?) => {
+        &[ $( AttrSpec { name: $name, ty: AttrType::$ty, doc: $doc } ),* ]
+    };
+}
+
+pub(crate) const KINDS: &[KindSpec] = &[
+    KindSpec {
+        kind: "webhook_handler",
+        transport: TRANSPORT,
+        doc: "A request handler that receives webhooks. Name: the route path (or the function where the path is not in the file).",
+        attrs: attrs! {
+            "framework": String = "`flask`, `fastapi`, `django`, `express`, `nextjs`, `edge`",
+            "function": String = "the handler function, where named",
+            "method": String = "the HTTP method(s) routed, upper case",
+            "provider": String = "`stripe`, `github`, `gitlab`, `svix`, `standardwebhooks`, `slack`, `shopify`, `twilio` or `unknown`",
+            "signals": List = "why it is a webhook: `path`, `signature_header`, `verifier`",
+            "body_analyzed": Bool = "the handler's body is in the file and was read (the attributes below exist only then)",
+            "reads_signature_header": Bool = "reads a signature header",
+            "verifies_signature": Bool = "calls a signature verifier (provider SDK, HMAC, or a `verify*signature*` helper)",
+            "verifier": String = "the verifier called (`stripe.Webhook.construct_event`, `hmac.new`, `crypto.createHmac`, `Webhook.verify`, a helper's name)",
+            "hand_rolled_hmac": Bool = "the signature is checked with a hand-rolled HMAC (`hmac.new`, `createHmac`)",
+            "constant_time_compare": Bool = "uses `hmac.compare_digest`/`timingSafeEqual` or an SDK verifier",
+            "unsafe_compare": Bool = "compares a signature or digest with `==`/`!=`/`===`",
+            "raw_body": Bool = "reads the raw body (`request.get_data()`, `request.body`, `express.raw()`, `req.text()`...)",
+            "parsed_body": Bool = "reads the body as parsed JSON (`request.json`, `get_json()`, `req.json()`)",
+            "signs_parsed_body": Bool = "the verifier or HMAC is fed re-serialised JSON (`json.dumps(request.json)`, `JSON.stringify(req.body)`, `await req.json()`)",
+            "reads_event_id": Bool = "reads the event or delivery id (`event['id']`, `event.id`, `webhook-id`, `X-GitHub-Delivery`, `svix-id`)",
+            "checks_timestamp": Bool = "reads a timestamp or tolerance (or uses an SDK verifier that checks it)",
+            "writes": List = "database writes in the body (`.save()`, `objects.create`, `session.add`, `.insert(`...)",
+            "outbound_calls": List = "slow outbound I/O in the body (`requests.post`, `fetch`, `axios.post`, `smtplib.SMTP`, `time.sleep`...)",
+            "enqueues": Bool = "hands work off (`.delay`, `.apply_async`, `background_tasks.add_task`, `queue.add`, `EdgeRuntime.waitUntil`...)",
+        },
+    },
+    KindSpec {
+        kind: "webhook_signature_check",
+        transport: TRANSPORT,
+        doc: "A comparison of a signature or MAC. Name: the enclosing function, if any.",
+        attrs: attrs! {
+            "constant_time": Bool = "`hmac.compare_digest`, `secrets.compare_digest`, `crypto.timingSafeEqual`",
+            "operator": String = "the operator or function (`==`, `!==`, `compare_digest`, `timingSafeEqual`)",
+            "expression": String = "the comparison as written",
+        },
+    },
+    KindSpec {
+        kind: "background_thread",
+        transport: "thread",
+        doc: "Background work started in-process. Name: the target function, where known.",
+        attrs: attrs! {
+            "method": String = "`threading.Thread`, `ThreadPoolExecutor.submit`, `ThreadPoolExecutor.map`, `ProcessPoolExecutor.submit`, `multiprocessing.Process`, `asyncio.create_task`, `start_background_task`",
+            "target": String = "the target as written",
+            "daemon": Value = "`daemon=`",
+            "in_request_handler": Bool = "started inside a Flask/FastAPI route or a Django view",
+            "framework": String = "the framework of that handler",
+            "handler": String = "that handler's function",
+            "receiver": String = "`start_background_task`: the Socket.IO server",
+            "in_socketio_handler": Bool = "`start_background_task`: called inside a Socket.IO handler",
+        },
+    },
+];
+
+/// The path signals of a webhook route: a path segment naming one.
+fn path_signal(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    let segments: Vec<&str> = lower
+        .split(['/', '.', '_', '-'])
+        .filter(|s| !s.is_empty())
+        .collect();
+    if segments
+        .iter()
+        .any(|s| matches!(*s, "auth" | "oauth" | "oauth2" | "login" | "sso" | "signin"))
+    {
+        return false;
+    }
+    segments.iter().any(|s| {
+        matches!(
+            *s,
+            "webhook"
+                | "webhooks"
+                | "hook"
+                | "hooks"
+                | "callback"
+                | "callbacks"
+                | "stripe"
+                | "github"
+                | "notify"
+                | "ipn"
+                | "svix"
+                | "incoming"
+        ) || s.ends_with("webhook")
+            || s.ends_with("webhooks")
+    })
+}
+
+fn header_signal(s: &str) -> bool {
+    let l = s.to_ascii_lowercase().replace('_', "-");
+    let l = l.strip_prefix("http-").unwrap_or(&l);
+    l.len() < 60
+        && (l.contains("signature")
+            || l == "authorization"
+            || l.contains("secret-token")
+            || l.contains("gitlab-token")
+            || l.contains("webhook-secret")
+            || l.starts_with("x-hub-")
+            || l.starts_with("stripe-")
+            || l.starts_with("webhook-")
+            || l.starts_with("svix-")
+            || l.starts_with("x-slack-signature")
+            || l.starts_with("x-shopify-hmac")
+            || l.starts_with("x-twilio-signature"))
+}
+
+fn provider_from(text: &str) -> Option<&'static str> {
+    let l = text.to_ascii_lowercase();
+    Some(if l.contains("stripe") {
+        "stripe"
+    } else if l.contains("x-hub-")
+        || l.contains("x_hub_")
+        || l.contains("github")
+        || l.contains("octokit")
+    {
+        "github"
+    } else if l.contains("gitlab") {
+        "gitlab"
+    } else if l.contains("svix") {
+        "svix"
+    } else if l.starts_with("webhook-") || l.contains("standardwebhooks") {
+        "standardwebhooks"
+    } else if l.contains("slack") {
+        "slack"
+    } else if l.contains("shopify") {
+        "shopify"
+    } else if l.contains("twilio") {
+        "twilio"
+    } else {
+        return None;
+    })
+}
+
+fn event_id_text(l: &str) -> bool {
+    l.contains("event_id")
+        || l.contains("eventid")
+        || l.contains("delivery")
+        || l.contains("idempoten")
+        || l.contains("webhook-id")
+        || l.contains("webhook_id")
+        || l.contains("webhookid")
+        || l.contains("svix-id")
+        || l.contains("dedup")
+        || l.contains("processed_event")
+        || l.contains("processedevent")
+}
+
+fn eventish(obj: &str) -> bool {
+    let l = obj.to_ascii_lowercase();
+    let last = l.rsplit(['.', ' ']).next().unwrap_or(&l);
+    matches!(
+        last,
+        "event"
+            | "evt"
+            | "e"
+            | "payload"
+            | "data"
+            | "body"
+            | "notification"
+            | "webhook"
+            | "msg"
+            | "message"
+            | "json"
+    ) || last.ends_with("event")
+}
+
+/// What a handler body does.
+#[derive(Default)]
+struct Body {
+    reads_sig_header: bool,
+    verifier: Option<String>,
+    hand_rolled: bool,
+    constant_time: bool,
+    unsafe_compare: bool,
+    raw_body: bool,
+    parsed_body: bool,
+    signs_parsed: bool,
+    event_id: bool,
+    timestamp: bool,
+    writes: Vec<String>,
+    outbound: Vec<String>,
+    enqueues: bool,
+    provider: Option<&'static str>,
+    /// Local variables holding parsed or re-serialised JSON.
+    parsed_vars: HashSet<String>,
+}
+
+fn parsed_json_text(t: &str) -> bool {
+    t.contains("json.dumps(")
+        || t.contains("get_json(")
+        || t.contains("request.json")
+        || t.contains(".json()")
+        || t.contains("JSON.stringify(")
+}
+
+impl Body {
+    /// Whether call arguments feed parsed JSON (directly or through a local variable).
+    fn parsed_args(&self, args: Node<'_>, cx: &FileCx<'_>) -> bool {
+        parsed_json_text(cx.text(args))
+            || descendants(args)
+                .any(|n| n.kind() == "identifier" && self.parsed_vars.contains(cx.text(n)))
+    }
+
+    fn assignment(&mut self, left: Option<Node<'_>>, right: Option<Node<'_>>, cx: &FileCx<'_>) {
+        if let (Some(l), Some(r)) = (left, right)
+            && l.kind() == "identifier"
+            && parsed_json_text(cx.text(r))
+        {
+            self.parsed_vars.insert(cx.text(l).to_string());
+        }
+    }
+
+    fn verified(&mut self, name: &str, provider: Option<&'static str>, sdk: bool) {
+        if self.verifier.is_none() || sdk {
+            self.verifier = Some(name.to_string());
+        }
+        if sdk {
+            self.constant_time = true;
+            self.timestamp = true;
+        }
+        if self.provider.is_none() {
+            self.provider = provider;
+        }
+    }
+
+    fn attrs(&self, fact: FactBuilder, signals: Vec<&str>) -> FactBuilder {
+        fact.attr("signals", signals)
+            .attr("body_analyzed", true)
+            .attr("reads_signature_header", self.reads_sig_header)
+            .attr("verifies_signature", self.verifier.is_some())
+            .attr_opt("verifier", self.verifier.clone())
+            .attr("hand_rolled_hmac", self.hand_rolled)
+            .attr("constant_time_compare", self.constant_time)
+            .attr("unsafe_compare", self.unsafe_compare)
+            .attr("raw_body", self.raw_body)
+            .attr("parsed_body", self.parsed_body)
+            .attr("signs_parsed_body", self.signs_parsed)
+            .attr("reads_event_id", self.event_id)
+            .attr("checks_timestamp", self.timestamp)
+            .attr("writes", self.writes.clone())
+            .attr("outbound_calls", self.outbound.clone())
+            .attr("enqueues", self.enqueues)
+    }
+
+    fn string(&mut self, s: &str) {
+        if header_signal(s) {
+            self.reads_sig_header = true;
+            if self.provider.is_none() {
+                self.provider = provider_from(s);
+            }
+        }
+        let l = s.to_ascii_lowercase();
+        if event_id_text(&l) {
+            self.event_id = true;
+        }
+        if l.contains("timestamp") || l == "t" {
+            self.timestamp = true;
+        }
+    }
+
+    fn identifier(&mut self, t: &str) {
+        let l = t.to_ascii_lowercase();
+        if event_id_text(&l) {
+            self.event_id = true;
+        }
+        if l.contains("timestamp") || l.contains("tolerance") {
+            self.timestamp = true;
+        }
+    }
+
+    fn signals(&self, path: Option<&str>) -> Vec<&'static str> {
+        let mut s = Vec::new();
+        if path.is_some_and(path_signal) {
+            s.push("path");
+        }
+        if self.reads_sig_header {
+            s.push("signature_header");
+        }
+        if self.verifier.is_some() {
+            s.push("verifier");
+        }
+        s
+    }
+}
+
+/// Whether an expression text looks like a MAC or signature value.
+fn macish(text: &str) -> bool {
+    let l = text.to_ascii_lowercase();
+    l.contains("signature")
+        || l.contains("digest")
+        || l.contains("hmac")
+        || l.contains("createhmac")
+        || matches!(l.as_str(), "sig" | "mac" | "expected_sig" | "computed_sig")
+        || l.ends_with("_sig")
+        || l.ends_with("sig") && l.len() <= 12
+}
+
+/// Whether a helper function's source verifies a signature (HMAC, constant-time compare or
+/// a provider SDK verifier): calls to it count as verification.
+fn verifies_inside(text: &str) -> bool {
+    [
+        "hmac.new",
+        "compare_digest",
+        "construct_event",
+        "createHmac",
+        "timingSafeEqual",
+        "constructEvent",
+    ]
+    .iter()
+    .any(|k| text.contains(k))
+}
+
+/// Top-level functions of a module that verify signatures.
+fn verifier_functions(root: Node<'_>, cx: &FileCx<'_>) -> HashSet<String> {
+    let mut out = HashSet::new();
+    let mut c = root.walk();
+    for stmt in root.named_children(&mut c) {
+        let stmt = match stmt.kind() {
+            "decorated_definition" => stmt.child_by_field_name("definition").unwrap_or(stmt),
+            "export_statement" => stmt.child_by_field_name("declaration").unwrap_or(stmt),
+            _ => stmt,
+        };
+        let name = match stmt.kind() {
+            "function_definition" | "function_declaration" => stmt.child_by_field_name("name"),
+            "lexical_declaration" | "variable_declaration" => stmt
+                .named_child(0)
+                .and_then(|d| d.child_by_field_name("name")),
+            _ => None,
+        };
+        if let Some(name) = name
+            && verifies_inside(cx.text(stmt))
+        {
+            out.insert(cx.text(name).to_string());
+        }
+    }
+    out
+}
+
+fn is_generic_verifier(name: &str) -> bool {
+    let l = name.to_ascii_lowercase();
+    (l.contains("verify") || l.contains("valid") || l.contains("check"))
+        && (l.contains("sig")
+            || l.contains("webhook")
+            || l.contains("hmac")
+            || l.contains("request"))
+}
+
+// ---------------------------------------------------------------------------------------
+// Python
+
+impl Detector for WebhookPy {
+    fn name(&self) -> &'static str {
+        "webhook-py"
+    }
+    fn languages(&self) -> &'static [Language] {
+        &[Language::Python]
+    }
+    fn kinds(&self, _: Language) -> &'static [&'static str] {
+        &[
+            "module",
+            "import_statement",
+            "import_from_statement",
+            "function_definition",
+            "call",
+            "comparison_operator",
+        ]
+    }
+    fn needles(&self) -> &'static [&'static str] {
+        &[
+            "route",
+            "post",
+            "put",
+            "request",
+            "Thread",
+            "Process",
+            "Executor",
+            "create_task",
+            "ensure_future",
+            "hmac",
+            "compare_digest",
+        ]
+    }
+    fn visitor<'t>(&self, file: &FileCx<'t>) -> Box<dyn Visitor<'t> + 't> {
+        let p = file.path;
+        let views = p.ends_with("views.py") || p.contains("/views/") || p.starts_with("views/");
+        Box::new(PyVisitor {
+            views_module: views,
+            ..Default::default()
+        })
+    }
+}
+
+#[derive(Default)]
+struct PyVisitor {
+    aliases: HashMap<String, String>,
+    views_module: bool,
+    django: bool,
+    fastapi: bool,
+    /// Names bound to a ThreadPoolExecutor / ProcessPoolExecutor.
+    executors: HashMap<String, &'static str>,
+    /// Names bound to `Flask()`/`Blueprint()` (`flask`) or `FastAPI()`/`APIRouter()` (`fastapi`).
+    apps: HashMap<String, &'static str>,
+    /// Top-level functions of the file that verify signatures.
+    verifier_fns: HashSet<String>,
+    mac_cache: MacCache,
+}
+
+struct PyRoute {
+    framework: &'static str,
+    path: Option<String>,
+    method: String,
+    function: String,
+}
+
+const PY_OUTBOUND_HEADS: &[&str] = &[
+    "requests", "httpx", "urllib3", "aiohttp", "smtplib", "openai", "boto3", "sendgrid",
+];
+
+impl PyVisitor {
+    fn canonical(&self, parts: &[&str]) -> String {
+        let head = parts.first().copied().unwrap_or_default();
+        let mut out = self
+            .aliases
+            .get(head)
+            .cloned()
+            .unwrap_or_else(|| head.to_string());
+        for p in parts.iter().skip(1) {
+            out.push('.');
+            out.push_str(p);
+        }
+        out
+    }
+
+    fn callee(&self, call: Node<'_>, cx: &FileCx<'_>) -> Option<String> {
+        let f = call.child_by_field_name("function")?;
+        let parts = py::dotted(f, cx)?;
+        Some(self.canonical(&parts))
+    }
+
+    fn on_import(&mut self, node: Node<'_>, cx: &FileCx<'_>) {
+        let from = node
+            .child_by_field_name("module_name")
+            .map(|m| cx.text(m).to_string());
+        let root = from
+            .as_deref()
+            .unwrap_or_else(|| node.named_child(0).map(|n| cx.text(n)).unwrap_or_default());
+        if root.starts_with("django") || root.starts_with("rest_framework") {
+            self.django = true;
+        }
+        if root.starts_with("fastapi") || root.starts_with("starlette") {
+            self.fastapi = true;
+        }
+        let mut c = node.walk();
+        for name in node.children_by_field_name("name", &mut c) {
+            let (target, local) = if name.kind() == "aliased_import" {
+                match (
+                    name.child_by_field_name("name"),
+                    name.child_by_field_name("alias"),
+                ) {
+                    (Some(n), Some(a)) => (cx.text(n), cx.text(a)),
+                    _ => continue,
+                }
+            } else {
+                let t = cx.text(name);
+                (
+                    t,
+                    if from.is_some() {
+                        t
+                    } else {
+                        t.split('.').next().unwrap_or(t)
+                    },
+                )
+            };
+            if root.starts_with("django") || root.starts_with("rest_framework") {
+                self.django = true;
+            }
+            let canonical = match &from {
+                Some(m) => format!("{m}.{target}"),
+                None if local == target => target.split('.').next().unwrap_or(target).to_string(),
+                None => target.to_string(),
+            };
+            self.aliases.insert(local.to_string(), canonical);
+        }
+    }
+
+    /// Whether a function definition is a request handler, and which.
+    fn route(&self, def: Node<'_>, cx: &FileCx<'_>) -> Option<PyRoute> {
+        let function = cx.text(def.child_by_field_name("name")?).to_string();
+        let decorated = def.parent().filter(|p| p.kind() == "decorated_definition");
+        let mut decorator_texts = Vec::new();
+        if let Some(d) = decorated {
+            let mut c = d.walk();
+            for dec in d.named_children(&mut c).filter(|n| n.kind() == "decorator") {
+                let Some(expr) = dec.named_child(0) else {
+                    continue;
+                };
+                decorator_texts.push(cx.text(expr));
+                if expr.kind() != "call" {
+                    continue;
+                }
+                let Some(callee) = expr.child_by_field_name("function") else {
+                    continue;
+                };
+                if callee.kind() != "attribute" {
+                    continue;
+                }
+                let Some(attr) = callee.child_by_field_name("attribute") else {
+                    continue;
+                };
+                let verb = cx.text(attr);
+                let path = py::positional(expr)
+                    .first()
+                    .and_then(|p| py::string_value(*p, cx));
+                let Some(path) = path.filter(|p| p.starts_with('/') || p.is_empty()) else {
+                    continue;
+                };
+                let recv = callee
+                    .child_by_field_name("object")
+                    .map(|o| cx.text(o))
+                    .unwrap_or_default();
+                let framework = match self.apps.get(recv) {
+                    Some(f) => *f,
+                    None if verb == "route" => "flask",
+                    None if self.fastapi => "fastapi",
+                    None => "flask",
+                };
+                match verb {
+                    "route" | "api_route" | "websocket" => {
+                        if verb == "websocket" {
+                            return None;
+                        }
+                        let methods = py::kwarg(expr, "methods", cx)
+                            .map(|m| py::value(m, cx))
+                            .and_then(|v| match v {
+                                Value::Array(a) => Some(
+                                    a.iter()
+                                        .filter_map(|x| x.as_str().map(str::to_ascii_uppercase))
+                                        .collect::<Vec<_>>()
+                                        .join(","),
+                                ),
+                                _ => None,
+                            })
+                            .unwrap_or_else(|| "GET".into());
+                        return Some(PyRoute {
+                            framework,
+                            path: Some(path),
+                            method: methods,
+                            function,
+                        });
+                    }
+                    "get" | "post" | "put" | "patch" | "delete" => {
+                        return Some(PyRoute {
+                            framework,
+                            path: Some(path),
+                            method: verb.to_ascii_uppercase(),
+                            function,
+                        });
+                    }
+                    _ => {}
+                }
+            }
+        }
+        // Django views: `def view(request, ...)` in a views module or a Django file, or
+        // `def post(self, request)` in a class-based view.
+        if !(self.django || self.views_module) {
+            return None;
+        }
+        let params = def.child_by_field_name("parameters")?;
+        let mut c = params.walk();
+        let names: Vec<&str> = params
+            .named_children(&mut c)
+            .map(|p| {
+                let id = if p.kind() == "identifier" {
+                    Some(p)
+                } else {
+                    p.child_by_field_name("name").or_else(|| p.named_child(0))
+                };
+                id.map(|i| cx.text(i)).unwrap_or_default()
+            })
+            .collect();
+        let is_view = names.first() == Some(&"request")
+            || (names.first() == Some(&"self")
+                && names.get(1) == Some(&"request")
+                && matches!(function.as_str(), "post" | "put" | "get" | "dispatch"));
+        if !is_view {
+            return None;
+        }
+        let name = if matches!(function.as_str(), "post" | "put" | "get" | "dispatch") {
+            // The class name says more than `post`.
+            let class = def
+                .parent()
+                .and_then(|b| {
+                    if b.kind() == "decorated_definition" {
+                        b.parent()
+                    } else {
+                        Some(b)
+                    }
+                })
+                .and_then(|b| b.parent())
+                .filter(|c| c.kind() == "class_definition")
+                .and_then(|c| c.child_by_field_name("name"))
+                .map(|n| cx.text(n).to_string());
+            match class {
+                Some(c) => format!("{c}.{function}"),
+                None => function.clone(),
+            }
+        } else {
+            function.clone()
+        };
+        let method = if decorator_texts
+            .iter()
+            .any(|t| t.contains("require_POST") || t.contains("POST"))
+            || function == "post"
+        {
+            "POST"
+        } else {
+            "ANY"
+        };
+        Some(PyRoute {
+            framework: "django",
+            path: None,
+            method: method.into(),
+            function: name,
+        })
+    }
+
+    fn body(&self, def: Node<'_>, cx: &FileCx<'_>) -> Body {
+        let mut b = Body::default();
+        // FastAPI reads headers through parameters: `x_hub_signature_256: str = Header()`.
+        if let Some(params) = def.child_by_field_name("parameters") {
+            let mut c = params.walk();
+            for p in params.named_children(&mut c) {
+                let id = if p.kind() == "identifier" {
+                    Some(p)
+                } else {
+                    p.child_by_field_name("name").or_else(|| p.named_child(0))
+                };
+                if let Some(id) = id.filter(|i| i.kind() == "identifier") {
+                    b.string(&cx.text(id).replace('_', "-"));
+                }
+            }
+        }
+        let Some(body) = def.child_by_field_name("body") else {
+            return b;
+        };
+        for n in descendants(body) {
+            match n.kind() {
+                "string" => {
+                    if let Some(s) = py::string_value(n, cx) {
+                        b.string(&s);
+                    }
+                }
+                "identifier" => b.identifier(cx.text(n)),
+                "subscript" => {
+                    let (Some(obj), Some(key)) = (
+                        n.child_by_field_name("value"),
+                        n.child_by_field_name("subscript"),
+                    ) else {
+                        continue;
+                    };
+                    if py::string_value(key, cx).as_deref() == Some("id") && eventish(cx.text(obj))
+                    {
+                        b.event_id = true;
+                    }
+                }
+                "attribute" => {
+                    let t = cx.text(n);
+                    if let Some(obj) = t.strip_suffix(".id")
+                        && eventish(obj)
+                    {
+                        b.event_id = true;
+                    }
+                    match t {
+                        "request.data" | "request.body" | "request.stream" => b.raw_body = true,
+                        "request.json" => b.parsed_body = true,
+                        _ => {}
+                    }
+                }
+                "comparison_operator" => {
+                    if let Some((_, false)) = py_mac_compare(n, cx, &self.mac_cache) {
+                        b.unsafe_compare = true;
+                    }
+                }
+                "assignment" => b.assignment(
+                    n.child_by_field_name("left"),
+                    n.child_by_field_name("right"),
+                    cx,
+                ),
+                "call" => self.body_call(n, cx, &mut b),
+                _ => {}
+            }
+        }
+        b
+    }
+
+    fn body_call(&self, n: Node<'_>, cx: &FileCx<'_>, b: &mut Body) {
+        let Some(func) = n.child_by_field_name("function") else {
+            return;
+        };
+        let canonical = py::dotted(func, cx).map(|p| self.canonical(&p));
+        let text = cx.text(func);
+        let last = text.rsplit('.').next().unwrap_or(text);
+        let args_text = n
+            .child_by_field_name("arguments")
+            .map(|a| cx.text(a))
+            .unwrap_or_default();
+        let parsed_arg = n
+            .child_by_field_name("arguments")
+            .is_some_and(|a| b.parsed_args(a, cx));
+        match canonical.as_deref() {
+            Some("hmac.new" | "hmac.HMAC" | "hmac.digest") => {
+                b.verified("hmac.new", None, false);
+                b.hand_rolled = true;
+                b.signs_parsed |= parsed_arg;
+                return;
+            }
+            Some("hmac.compare_digest" | "secrets.compare_digest") => {
+                b.constant_time = true;
+                return;
+            }
+            Some("time.sleep") => {
+                b.outbound.push("time.sleep".into());
+                return;
+            }
+            Some(c) if c.ends_with("Webhook.construct_event") || c == "construct_event" => {
+                b.verified("stripe.Webhook.construct_event", Some("stripe"), true);
+                b.signs_parsed |= parsed_arg;
+                return;
+            }
+            Some(c) => {
+                let head = c.split('.').next().unwrap_or_default();
+                if PY_OUTBOUND_HEADS.contains(&head) && c.contains('.') {
+                    b.outbound.push(c.to_string());
+                    return;
+                }
+                if head == "stripe" && c.split('.').count() >= 3 {
+                    b.outbound.push(c.to_string());
+                    return;
+                }
+                if matches!(
+                    c,
+                    "urllib.request.urlopen" | "send_mail" | "django.core.mail.send_mail"
+                ) {
+                    b.outbound.push(c.to_string());
+                    return;
+                }
+            }
+            None => {}
+        }
+        match last {
+            "get_data" | "body" if text.starts_with("request") => b.raw_body = true,
+            "get_json" => b.parsed_body = true,
+            "json" if text.starts_with("request") => b.parsed_body = true,
+            "verify" | "verify_signature" | "validate" | "is_valid_request"
+                if text.to_ascii_lowercase().contains("webhook")
+                    || text.contains("wh.")
+                    || text.contains("validator")
+                    || text.contains("verifier")
+                    || cx.text(n).contains("Webhook(") =>
+            {
+                let provider = provider_from(text).or_else(|| provider_from(cx.text(n)));
+                let sdk = !text.to_ascii_lowercase().contains("hmac");
+                b.verified(text, provider.or(Some("standardwebhooks")), sdk);
+                b.signs_parsed |= parsed_arg;
+            }
+            "delay" | "apply_async" | "send_task" | "enqueue" | "enqueue_call" | "add_task"
+            | "delay_on_commit" | "publish" => b.enqueues = true,
+            "save" | "bulk_create" | "insert_one" | "insert_many" | "update_one" | "insert" => {
+                b.writes.push(compact_call(text))
+            }
+            "create" if text.contains("objects.") || text.starts_with(char::is_uppercase) => {
+                b.writes.push(compact_call(text))
+            }
+            "add" if text.ends_with("session.add") => b.writes.push(compact_call(text)),
+            "execute" if args_text.to_ascii_uppercase().contains("INSERT ") => {
+                b.writes.push(compact_call(text))
+            }
+            _ if is_generic_verifier(last) || self.verifier_fns.contains(last) => {
+                b.verified(last, provider_from(last), false);
+                b.signs_parsed |= parsed_arg;
+            }
+            _ => {}
+        }
+    }
+
+    fn on_function(&mut self, def: Node<'_>, cx: &mut FileCx<'_>) {
+        let Some(route) = self.route(def, cx) else {
+            return;
+        };
+        let body = self.body(def, cx);
+        // A Django view has no path in the file: its name must say webhook.
+        let name_signal = route.path.is_none() && {
+            let f = route.function.to_ascii_lowercase();
+            f.contains("webhook")
+                || f.split(['_', '.'])
+                    .any(|w| matches!(w, "hook" | "hooks" | "ipn" | "callback"))
+        };
+        let mut signals = body.signals(route.path.as_deref());
+        if name_signal {
+            signals.insert(0, "path");
+        }
+        if signals.is_empty() {
+            return;
+        }
+        // A GET-only route does not receive webhooks.
+        if route.method == "GET" {
+            return;
+        }
+        let provider = body
+            .provider
+            .or_else(|| route.path.as_deref().and_then(provider_from))
+            .or_else(|| provider_from(&route.function))
+            .unwrap_or("unknown");
+        let at = def
+            .parent()
+            .filter(|p| p.kind() == "decorated_definition")
+            .unwrap_or(def);
+        let fact = cx
+            .fact_range(
+                "webhook_handler",
+                TRANSPORT,
+                Role::Consumer,
+                at.start_byte()
+                    ..def
+                        .child_by_field_name("name")
+                        .map_or(def.end_byte(), |n| n.end_byte()),
+            )
+            .name(route.path.clone().unwrap_or_else(|| route.function.clone()))
+            .attr("framework", route.framework)
+            .attr("function", route.function)
+            .attr("method", route.method)
+            .attr("provider", provider);
+        let fact = body.attrs(fact, signals);
+        cx.emit(fact);
+    }
+
+    fn on_call(&mut self, node: Node<'_>, cx: &mut FileCx<'_>) {
+        let Some(canonical) = self.callee(node, cx) else {
+            return;
+        };
+        // Signature comparisons via compare_digest.
+        if matches!(
+            canonical.as_str(),
+            "hmac.compare_digest" | "secrets.compare_digest"
+        ) {
+            let function = enclosing_py_function(node, cx);
+            let fact = cx
+                .fact("webhook_signature_check", TRANSPORT, Role::Definition, node)
+                .name_opt(function)
+                .attr("constant_time", true)
+                .attr("operator", "compare_digest")
+                .attr("expression", compact_call(cx.text(node)));
+            cx.emit(fact);
+            return;
+        }
+        let app = match canonical.as_str() {
+            "flask.Flask" | "flask.Blueprint" => Some("flask"),
+            "fastapi.FastAPI" | "fastapi.APIRouter" => Some("fastapi"),
+            _ => None,
+        };
+        if let Some(framework) = app {
+            if let Some(left) = node
+                .parent()
+                .filter(|p| p.kind() == "assignment")
+                .and_then(|p| p.child_by_field_name("left"))
+            {
+                self.apps.insert(cx.text(left).to_string(), framework);
+            }
+            return;
+        }
+        let method: &'static str = match canonical.as_str() {
+            "threading.Thread" => "threading.Thread",
+            "multiprocessing.Process" => "multiprocessing.Process",
+            "asyncio.create_task" | "asyncio.ensure_future" => "asyncio.create_task",
+            "concurrent.futures.ThreadPoolExecutor" | "concurrent.futures.ProcessPoolExecutor" => {
+                // Remember the binding: `pool = ThreadPoolExecutor()` / `with ... as pool`.
+                let kind = if canonical.ends_with("ThreadPoolExecutor") {
+                    "ThreadPoolExecutor"
+                } else {
+                    "ProcessPoolExecutor"
+                };
+                let binding = node.parent().and_then(|p| match p.kind() {
+                    "assignment" => p.child_by_field_name("left"),
+                    "as_pattern" => p.child_by_field_name("alias"),
+                    _ => None,
+                });
+                if let Some(b) = binding {
+                    self.executors.insert(cx.text(b).to_string(), kind);
+                }
+                return;
+            }
+            _ => {
+                let Some((recv, m)) = canonical.rsplit_once('.') else {
+                    return;
+                };
+                if !matches!(m, "submit" | "map") {
+                    return;
+                }
+                let pool = self.executors.get(recv).copied().or_else(|| {
+                    // `ThreadPoolExecutor().submit(...)`
+                    let f = node.child_by_field_name("function")?;
+                    let obj = f.child_by_field_name("object")?;
+                    (obj.kind() == "call"
+                        && self
+                            .callee(obj, cx)
+                            .is_some_and(|c| c.ends_with("ThreadPoolExecutor")))
+                    .then_some("ThreadPoolExecutor")
+                });
+                let Some(pool) = pool else { return };
+                match (pool, m) {
+                    ("ThreadPoolExecutor", "submit") => "ThreadPoolExecutor.submit",
+                    ("ThreadPoolExecutor", _) => "ThreadPoolExecutor.map",
+                    (_, "submit") => "ProcessPoolExecutor.submit",
+                    _ => "ProcessPoolExecutor.map",
+                }
+            }
+        };
+        let target = if method.starts_with("threading") || method.starts_with("multiprocessing") {
+            py::kwarg(node, "target", cx).map(|t| cx.text(t).to_string())
+        } else {
+            py::positional(node).first().map(|t| {
+                let t = if t.kind() == "call" {
+                    t.child_by_field_name("function").unwrap_or(*t)
+                } else {
+                    *t
+                };
+                cx.text(t).to_string()
+            })
+        };
+        let mut route = None;
+        let mut n = node.parent();
+        while let Some(p) = n {
+            if p.kind() == "function_definition"
+                && let Some(r) = self.route(p, cx)
+            {
+                route = Some(r);
+                break;
+            }
+            n = p.parent();
+        }
+        let fact = cx
+            .fact("background_thread", "thread", Role::Producer, node)
+            .name_opt(target.clone())
+            .attr("method", method)
+            .attr_opt("target", target)
+            .attr("in_request_handler", route.is_some())
+            .attr_opt("framework", route.as_ref().map(|r| r.framework))
+            .attr_opt("handler", route.map(|r| r.function));
+        let fact = match py::kwarg(node, "daemon", cx) {
+            Some(d) => fact.attr("daemon", py::value(d, cx)),
+            None => fact,
+        };
+        cx.emit(fact);
+    }
+}
+
+fn compact_call(text: &str) -> String {
+    let t: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if t.len() > 80 {
+        let mut end = 80;
+        while !t.is_char_boundary(end) {
+            end -= 1;
+        }
+        format!("{}…", &t[..end])
+    } else {
+        t
+    }
+}
+
+fn enclosing_py_function(node: Node<'_>, cx: &FileCx<'_>) -> Option<String> {
+    crate::walk::enclosing_function(node, &["function_definition"])
+        .and_then(|f| f.child_by_field_name("name"))
+        .map(|n| cx.text(n).to_string())
+}
+
+fn py_is_literal(n: Node<'_>) -> bool {
+    matches!(
+        n.kind(),
+        "string" | "concatenated_string" | "integer" | "float" | "none" | "true" | "false"
+    )
+}
+
+/// Per function (by start byte): the variables it assigns from an HMAC or digest
+/// expression. Computed once per function, so a file with many comparisons stays linear.
+type MacCache = RefCell<HashMap<usize, HashSet<String>>>;
+
+/// Whether `operand` is a variable that the function around `at` assigns from an HMAC or
+/// digest expression (`expected = hmac.new(...).hexdigest()`).
+fn bound_to_mac(operand: Node<'_>, at: Node<'_>, cx: &FileCx<'_>, cache: &MacCache) -> bool {
+    if operand.kind() != "identifier" {
+        return false;
+    }
+    let name = cx.text(operand);
+    // Only names that could hold a computed MAC are traced (this bounds the work on files
+    // with many comparisons).
+    let l = name.to_ascii_lowercase();
+    if ![
+        "expected", "computed", "calc", "hash", "check", "verif", "mac", "sig", "digest",
+    ]
+    .iter()
+    .any(|k| l.contains(k))
+    {
+        return false;
+    }
+    let kinds: &[&str] = &[
+        "function_definition",
+        "function_declaration",
+        "function_expression",
+        "arrow_function",
+        "method_definition",
+        "function",
+    ];
+    let Some(func) = crate::walk::enclosing_function(at, kinds) else {
+        return false;
+    };
+    let mut cache = cache.borrow_mut();
+    let vars = cache.entry(func.start_byte()).or_insert_with(|| {
+        let text = cx.text(func);
+        if !(text.contains("hmac") || text.contains("Hmac") || text.contains("digest")) {
+            return HashSet::new();
+        }
+        descendants(func)
+            .filter_map(|n| {
+                let (left, right) = match n.kind() {
+                    "assignment" => (
+                        n.child_by_field_name("left")?,
+                        n.child_by_field_name("right")?,
+                    ),
+                    "variable_declarator" => (
+                        n.child_by_field_name("name")?,
+                        n.child_by_field_name("value")?,
+                    ),
+                    _ => return None,
+                };
+                let t = cx.text(right);
+                (t.contains("hmac") || t.contains("Hmac") || t.contains("digest("))
+                    .then(|| cx.text(left).to_string())
+            })
+            .collect()
+    });
+    vars.contains(name)
+}
+
+/// A Python comparison of a MAC or signature: (operator, constant time = false).
+fn py_mac_compare(n: Node<'_>, cx: &FileCx<'_>, cache: &MacCache) -> Option<(String, bool)> {
+    let mut c = n.walk();
+    let operands: Vec<Node<'_>> = n.named_children(&mut c).collect();
+    if operands.len() != 2 {
+        return None;
+    }
+    let mut c = n.walk();
+    let op = n
+        .children(&mut c)
+        .find(|ch| !ch.is_named())
+        .map(|o| cx.text(o).to_string())?;
+    if !matches!(op.as_str(), "==" | "!=") {
+        return None;
+    }
+    if operands.iter().any(|o| {
+        py_is_literal(*o)
+            || (o.kind() == "call"
+                && o.child_by_field_name("function")
+                    .is_some_and(|f| matches!(cx.text(f), "len" | "type" | "isinstance")))
+    }) {
+        return None;
+    }
+    let any_mac = operands
+        .iter()
+        .any(|o| macish(cx.text(*o)) || bound_to_mac(*o, n, cx, cache));
+    any_mac.then_some((op, false))
+}
+
+impl<'t> Visitor<'t> for PyVisitor {
+    fn enter(&mut self, node: Node<'t>, cx: &mut FileCx<'t>) {
+        match node.kind() {
+            "module" => self.verifier_fns = verifier_functions(node, cx),
+            "import_statement" | "import_from_statement" => self.on_import(node, cx),
+            "function_definition" => self.on_function(node, cx),
+            "call" => self.on_call(node, cx),
+            "comparison_operator" => {
+                if let Some((op, _)) = py_mac_compare(node, cx, &self.mac_cache) {
+                    let function = enclosing_py_function(node, cx);
+                    let fact = cx
+                        .fact("webhook_signature_check", TRANSPORT, Role::Definition, node)
+                        .name_opt(function)
+                        .attr("constant_time", false)
+                        .attr("operator", op)
+                        .attr("expression", compact_call(cx.text(node)));
+                    cx.emit(fact);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// JavaScript / TypeScript
+
+impl Detector for WebhookJs {
+    fn name(&self) -> &'static str {
+        "webhook-js"
+    }
+    fn languages(&self) -> &'static [Language] {
+        &[Language::JavaScript, Language::TypeScript, Language::Tsx]
+    }
+    fn kinds(&self, _: Language) -> &'static [&'static str] {
+        &[
+            "program",
+            "call_expression",
+            "export_statement",
+            "binary_expression",
+        ]
+    }
+    fn needles(&self) -> &'static [&'static str] {
+        &[
+            ".post(",
+            ".put(",
+            ".all(",
+            "POST",
+            "serve(",
+            "export default",
+            "timingSafeEqual",
+            "createHmac",
+        ]
+    }
+    fn visitor<'t>(&self, file: &FileCx<'t>) -> Box<dyn Visitor<'t> + 't> {
+        Box::new(JsVisitor {
+            file_route: file_route(file.path),
+            ..Default::default()
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum FileRoute {
+    #[default]
+    None,
+    /// Next.js App Router `route.ts`.
+    AppRoute,
+    /// Next.js `pages/api/*`.
+    PagesApi,
+    /// `supabase/functions/<name>/index.ts`.
+    Edge,
+}
+
+/// The route a file stands for by its path, if any: (kind, URL path).
+fn file_route(path: &str) -> (FileRoute, Option<String>) {
+    let segs: Vec<&str> = path.split('/').collect();
+    let Some(file) = segs.last() else {
+        return (FileRoute::None, None);
+    };
+    let stem = file.split('.').next().unwrap_or_default();
+    let ext_ok = [".ts", ".js", ".mjs", ".tsx", ".jsx"]
+        .iter()
+        .any(|e| file.ends_with(e));
+    if !ext_ok {
+        return (FileRoute::None, None);
+    }
+    let url = |from: usize, to: usize| {
+        let parts: Vec<&str> = segs[from..to]
+            .iter()
+            .copied()
+            .filter(|s| !(s.starts_with('(') && s.ends_with(')')))
+            .collect();
+        format!("/{}", parts.join("/"))
+    };
+    if stem == "route"
+        && let Some(i) = segs[..segs.len() - 1].iter().rposition(|s| *s == "app")
+    {
+        return (FileRoute::AppRoute, Some(url(i + 1, segs.len() - 1)));
+    }
+    if let Some(i) = segs.iter().position(|s| *s == "pages")
+        && segs.get(i + 1) == Some(&"api")
+    {
+        let mut u = url(i + 1, segs.len() - 1);
+        if stem != "index" {
+            u = format!("{}/{stem}", u.trim_end_matches('/'));
+        }
+        return (FileRoute::PagesApi, Some(u));
+    }
+    if stem == "index"
+        && segs.len() >= 4
+        && segs[segs.len() - 4] == "supabase"
+        && segs[segs.len() - 3] == "functions"
+    {
+        return (
+            FileRoute::Edge,
+            Some(format!("/functions/v1/{}", segs[segs.len() - 2])),
+        );
+    }
+    (FileRoute::None, None)
+}
+
+#[derive(Default)]
+struct JsVisitor<'t> {
+    file_route: (FileRoute, Option<String>),
+    root: Option<Node<'t>>,
+    /// Express routes whose handler is a named function: (call node, handler name, path,
+    /// method, route has raw-body middleware).
+    named: Vec<(Node<'t>, String, String, String, bool)>,
+    /// The file parses JSON for every route (`app.use(express.json())`).
+    global_json: bool,
+    /// Top-level functions of the file that verify signatures.
+    verifier_fns: HashSet<String>,
+    mac_cache: MacCache,
+}
+
+const NOT_ROUTERS: &[&str] = &[
+    "axios",
+    "http",
+    "https",
+    "request",
+    "fetch",
+    "api",
+    "client",
+    "$",
+    "superagent",
+    "got",
+    "ky",
+    "supertest",
+    "agent",
+    "mock",
+    "nock",
+    "msw",
+    "rest",
+    "ajax",
+    "instance",
+    "httpClient",
+];
+
+fn js_body(func: Node<'_>, cx: &FileCx<'_>, helpers: &HashSet<String>, cache: &MacCache) -> Body {
+    let mut b = Body::default();
+    let mut first_response: Option<usize> = None;
+    let mut first_outbound: Option<usize> = None;
+    for n in descendants(func) {
+        match n.kind() {
+            "string" | "template_string" => {
+                if let Some(s) = js::string_value(n, cx) {
+                    b.string(&s);
+                }
+            }
+            "identifier"
+            | "property_identifier"
+            | "shorthand_property_identifier"
+            | "shorthand_property_identifier_pattern" => b.identifier(cx.text(n)),
+            "member_expression" => {
+                let t = cx.text(n);
+                if let Some(obj) = t.strip_suffix(".id")
+                    && eventish(obj)
+                {
+                    b.event_id = true;
+                }
+                if t.ends_with(".rawBody") {
+                    b.raw_body = true;
+                }
+            }
+            "binary_expression" if js_mac_compare(n, cx, cache).is_some() => {
+                b.unsafe_compare = true;
+            }
+            "variable_declarator" => b.assignment(
+                n.child_by_field_name("name"),
+                n.child_by_field_name("value"),
+                cx,
+            ),
+            "assignment_expression" => b.assignment(
+                n.child_by_field_name("left"),
+                n.child_by_field_name("right"),
+                cx,
+            ),
+            "call_expression" => {
+                let Some(f) = n.child_by_field_name("function") else {
+                    continue;
+                };
+                let f = js::unwrap_expr(f);
+                let text = cx.text(f);
+                let last = text.rsplit('.').next().unwrap_or(text);
+                let args_text = n
+                    .child_by_field_name("arguments")
+                    .map(|a| cx.text(a))
+                    .unwrap_or_default();
+                let parsed_arg = n
+                    .child_by_field_name("arguments")
+                    .is_some_and(|a| b.parsed_args(a, cx));
+                let lower = text.to_ascii_lowercase();
+                match last {
+                    "constructEvent" | "constructEventAsync" => {
+                        b.verified("stripe.webhooks.constructEvent", Some("stripe"), true);
+                        b.signs_parsed |= parsed_arg;
+                    }
+                    "createHmac" => {
+                        b.verified("crypto.createHmac", None, false);
+                        b.hand_rolled = true;
+                    }
+                    "update" if text.contains("createHmac") || lower.contains("hmac") => {
+                        b.signs_parsed |= parsed_arg;
+                    }
+                    "timingSafeEqual" | "safeCompare" | "tsscmp" | "scmp" => b.constant_time = true,
+                    "verify" | "verifyAndReceive" | "verifyWebhook" | "validateRequest"
+                    | "verifyKey" | "verifySignature"
+                        if lower.contains("webhook")
+                            || lower.contains("wh")
+                            || lower.contains("twilio")
+                            || lower.contains("octokit")
+                            || last != "verify" =>
+                    {
+                        let provider = provider_from(text).or_else(|| {
+                            if lower.contains("octokit") || lower.contains("webhooks.verify") {
+                                Some("github")
+                            } else {
+                                None
+                            }
+                        });
+                        b.verified(text, provider.or(Some("standardwebhooks")), true);
+                        b.signs_parsed |= parsed_arg;
+                    }
+                    "text" | "arrayBuffer" | "blob" if lower.starts_with("req") => {
+                        b.raw_body = true
+                    }
+                    "json" if lower.starts_with("req") => b.parsed_body = true,
+                    "fetch" | "sendMail" | "setTimeout" => {
+                        if last != "setTimeout"
+                            || n.parent().is_some_and(|p| p.kind() == "await_expression")
+                        {
+                            b.outbound.push(text.to_string());
+                            first_outbound.get_or_insert(n.start_byte());
+                        }
+                    }
+                    "waitUntil" | "enqueue" | "publish" | "trigger" | "sendMessage" => {
+                        b.enqueues = true
+                    }
+                    "add" if lower.contains("queue") => b.enqueues = true,
+                    "send" | "json" | "sendStatus" | "end"
+                        if lower.starts_with("res.") || lower.starts_with("reply.") =>
+                    {
+                        first_response.get_or_insert(n.start_byte());
+                    }
+                    "create" | "insert" | "insertOne" | "insertMany" | "save" | "createMany" => {
+                        if !lower.starts_with("stripe") && !lower.contains("openai") {
+                            b.writes.push(compact_call(text));
+                        }
+                    }
+                    "query" | "execute" if args_text.to_ascii_uppercase().contains("INSERT ") => {
+                        b.writes.push(compact_call(text))
+                    }
+                    _ => {
+                        let head = lower.split('.').next().unwrap_or_default();
+                        if matches!(
+                            head,
+                            "axios"
+                                | "got"
+                                | "superagent"
+                                | "openai"
+                                | "resend"
+                                | "sgmail"
+                                | "transporter"
+                                | "mailer"
+                        ) || (head == "stripe" && !lower.contains("webhooks"))
+                        {
+                            b.outbound.push(text.to_string());
+                            first_outbound.get_or_insert(n.start_byte());
+                        } else if is_generic_verifier(last) || helpers.contains(last) {
+                            b.verified(last, provider_from(last), false);
+                            b.signs_parsed |= parsed_arg;
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    // Answering before doing the slow work also keeps the provider from retrying.
+    if let (Some(r), Some(o)) = (first_response, first_outbound)
+        && r < o
+    {
+        b.enqueues = true;
+    }
+    b
+}
+
+fn js_is_literal(n: Node<'_>) -> bool {
+    matches!(
+        n.kind(),
+        "string" | "template_string" | "number" | "null" | "undefined" | "true" | "false"
+    )
+}
+
+/// A JS comparison of a MAC or signature with `==`/`===`/`!=`/`!==`.
+fn js_mac_compare(n: Node<'_>, cx: &FileCx<'_>, cache: &MacCache) -> Option<String> {
+    let op = cx.text(n.child_by_field_name("operator")?);
+    if !matches!(op, "==" | "===" | "!=" | "!==") {
+        return None;
+    }
+    let (l, r) = (
+        js::unwrap_expr(n.child_by_field_name("left")?),
+        js::unwrap_expr(n.child_by_field_name("right")?),
+    );
+    if js_is_literal(l)
+        || js_is_literal(r)
+        || cx.text(l) == "undefined"
+        || cx.text(r) == "undefined"
+    {
+        return None;
+    }
+    let lengthy = |x: Node<'_>| cx.text(x).ends_with(".length") || cx.text(x).starts_with("typeof");
+    if lengthy(l) || lengthy(r) {
+        return None;
+    }
+    (macish(cx.text(l))
+        || macish(cx.text(r))
+        || bound_to_mac(l, n, cx, cache)
+        || bound_to_mac(r, n, cx, cache))
+    .then(|| op.to_string())
+}
+
+impl<'t> JsVisitor<'t> {
+    #[allow(clippy::too_many_arguments)]
+    fn emit_handler(
+        &self,
+        cx: &mut FileCx<'_>,
+        at: std::ops::Range<usize>,
+        framework: &str,
+        path: Option<String>,
+        method: &str,
+        function: Option<String>,
+        func: Option<Node<'_>>,
+        raw_middleware: bool,
+    ) {
+        let Some(func) = func else {
+            // The body is elsewhere: a webhook only by its path.
+            if path.as_deref().is_some_and(path_signal) {
+                let provider = path.as_deref().and_then(provider_from).unwrap_or("unknown");
+                let fact = cx
+                    .fact_range("webhook_handler", TRANSPORT, Role::Consumer, at)
+                    .name_opt(path.or(function.clone()))
+                    .attr("framework", framework)
+                    .attr_opt("function", function)
+                    .attr("method", method)
+                    .attr("provider", provider)
+                    .attr("signals", vec!["path"])
+                    .attr("body_analyzed", false);
+                cx.emit(fact);
+            }
+            return;
+        };
+        let mut body = js_body(func, cx, &self.verifier_fns, &self.mac_cache);
+        if raw_middleware {
+            body.raw_body = true;
+        }
+        if self.global_json && framework == "express" && !body.raw_body {
+            body.parsed_body = true;
+        }
+        let mut signals = body.signals(path.as_deref());
+        if path.is_none()
+            && function
+                .as_deref()
+                .is_some_and(|f| f.to_ascii_lowercase().contains("webhook"))
+        {
+            signals.insert(0, "path");
+        }
+        if signals.is_empty() {
+            return;
+        }
+        let provider = body
+            .provider
+            .or_else(|| path.as_deref().and_then(provider_from))
+            .unwrap_or("unknown");
+        let fact = cx
+            .fact_range("webhook_handler", TRANSPORT, Role::Consumer, at)
+            .name_opt(path.or(function.clone()))
+            .attr("framework", framework)
+            .attr_opt("function", function)
+            .attr("method", method)
+            .attr("provider", provider);
+        let fact = body.attrs(fact, signals);
+        cx.emit(fact);
+    }
+
+    fn on_call(&mut self, node: Node<'t>, cx: &mut FileCx<'t>) {
+        let Some(func) = node.child_by_field_name("function") else {
+            return;
+        };
+        let func = js::unwrap_expr(func);
+        let ftext = cx.text(func);
+        // Constant-time comparisons.
+        let last = ftext.rsplit('.').next().unwrap_or(ftext);
+        if last == "timingSafeEqual" {
+            let function = enclosing_js_function(node, cx);
+            let fact = cx
+                .fact("webhook_signature_check", TRANSPORT, Role::Definition, node)
+                .name_opt(function)
+                .attr("constant_time", true)
+                .attr("operator", "timingSafeEqual")
+                .attr("expression", compact_call(cx.text(node)));
+            cx.emit(fact);
+            return;
+        }
+        // `app.use(express.json())` / `app.use(bodyParser.json())`
+        if last == "use" && {
+            let a = node
+                .child_by_field_name("arguments")
+                .map(|a| cx.text(a))
+                .unwrap_or_default();
+            a.starts_with("(express.json(") || a.starts_with("(bodyParser.json(")
+        } {
+            self.global_json = true;
+            return;
+        }
+        // Edge functions: `Deno.serve(handler)` / `serve(handler)`.
+        if self.file_route.0 == FileRoute::Edge && matches!(ftext, "Deno.serve" | "serve") {
+            let h = js::arguments(node)
+                .into_iter()
+                .map(js::unwrap_expr)
+                .find(|a| js::is_function(*a));
+            let at = node.start_byte()..func.end_byte();
+            self.emit_handler(
+                cx,
+                at,
+                "edge",
+                self.file_route.1.clone(),
+                "ANY",
+                None,
+                h,
+                false,
+            );
+            return;
+        }
+        if func.kind() != "member_expression" {
+            return;
+        }
+        let (Some(obj), Some(prop)) = (
+            func.child_by_field_name("object"),
+            func.child_by_field_name("property"),
+        ) else {
+            return;
+        };
+        let method = cx.text(prop);
+        if !matches!(method, "post" | "put" | "all" | "patch") {
+            return;
+        }
+        let recv = cx.text(obj);
+        if NOT_ROUTERS.contains(&recv)
+            || obj.kind() != "identifier" && obj.kind() != "member_expression"
+            || recv.to_ascii_lowercase().contains("axios")
+            || recv.to_ascii_lowercase().contains("client")
+        {
+            return;
+        }
+        let args = js::arguments(node);
+        let Some(path) = args
+            .first()
+            .and_then(|p| js::string_value(*p, cx))
+            .filter(|p| p.starts_with('/'))
+        else {
+            return;
+        };
+        let raw = args.iter().skip(1).any(|a| {
+            let t = cx.text(*a);
+            t.contains(".raw(") || t.contains("rawBody") || t.contains(".text(")
+        });
+        let Some(handler) = args.last().map(|h| js::unwrap_expr(*h)) else {
+            return;
+        };
+        let at = node.start_byte()..args.first().map_or(node.end_byte(), |a| a.end_byte());
+        let upper = method.to_ascii_uppercase();
+        if js::is_function(handler) {
+            self.emit_handler(
+                cx,
+                at,
+                "express",
+                Some(path),
+                &upper,
+                None,
+                Some(handler),
+                raw,
+            );
+        } else if args.len() >= 2 && matches!(handler.kind(), "identifier" | "member_expression") {
+            let name = cx.text(handler).to_string();
+            self.named.push((node, name, path, upper, raw));
+        }
+    }
+
+    fn on_export(&mut self, node: Node<'t>, cx: &mut FileCx<'t>) {
+        let (kind, Some(path)) = self.file_route.clone() else {
+            return;
+        };
+        if !matches!(kind, FileRoute::AppRoute | FileRoute::PagesApi) {
+            return;
+        }
+        let is_default = cx.text(node).starts_with("export default");
+        let Some(decl) = node
+            .child_by_field_name("declaration")
+            .or_else(|| node.child_by_field_name("value"))
+        else {
+            return;
+        };
+        let (name, func) = match decl.kind() {
+            "function_declaration" | "generator_function_declaration" => (
+                decl.child_by_field_name("name")
+                    .map(|n| cx.text(n).to_string()),
+                Some(decl),
+            ),
+            "lexical_declaration" | "variable_declaration" => {
+                let Some(d) = decl
+                    .named_child(0)
+                    .filter(|d| d.kind() == "variable_declarator")
+                else {
+                    return;
+                };
+                (
+                    d.child_by_field_name("name")
+                        .map(|n| cx.text(n).to_string()),
+                    d.child_by_field_name("value")
+                        .map(js::unwrap_expr)
+                        .filter(|v| js::is_function(*v)),
+                )
+            }
+            _ if js::is_function(decl) => (None, Some(decl)),
+            _ => return,
+        };
+        let method = match kind {
+            FileRoute::AppRoute => match name.as_deref() {
+                Some(m @ ("POST" | "PUT" | "PATCH")) => m.to_string(),
+                _ => return,
+            },
+            _ if is_default => "ANY".into(),
+            _ => return,
+        };
+        let Some(func) = func else { return };
+        let at = node.start_byte()
+            ..func
+                .child_by_field_name("parameters")
+                .map_or(func.end_byte(), |p| p.start_byte());
+        let raw = kind == FileRoute::PagesApi
+            && self
+                .root
+                .is_some_and(|r| cx.text(r).contains("bodyParser: false"));
+        self.emit_handler(cx, at, "nextjs", Some(path), &method, name, Some(func), raw);
+    }
+}
+
+fn enclosing_js_function(node: Node<'_>, cx: &FileCx<'_>) -> Option<String> {
+    let f = crate::walk::enclosing_function(node, js::FUNCTION_KINDS)?;
+    if let Some(n) = f.child_by_field_name("name") {
+        return Some(cx.text(n).to_string());
+    }
+    f.parent()
+        .filter(|p| p.kind() == "variable_declarator")
+        .and_then(|p| p.child_by_field_name("name"))
+        .map(|n| cx.text(n).to_string())
+}
+
+impl<'t> Visitor<'t> for JsVisitor<'t> {
+    fn enter(&mut self, node: Node<'t>, cx: &mut FileCx<'t>) {
+        match node.kind() {
+            "program" if self.root.is_none() => {
+                self.root = Some(node);
+                self.verifier_fns = verifier_functions(node, cx);
+            }
+            "call_expression" => self.on_call(node, cx),
+            "export_statement" => self.on_export(node, cx),
+            "binary_expression" => {
+                if let Some(op) = js_mac_compare(node, cx, &self.mac_cache) {
+                    let function = enclosing_js_function(node, cx);
+                    let fact = cx
+                        .fact("webhook_signature_check", TRANSPORT, Role::Definition, node)
+                        .name_opt(function)
+                        .attr("constant_time", false)
+                        .attr("operator", op)
+                        .attr("expression", compact_call(cx.text(node)));
+                    cx.emit(fact);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn finish(self: Box<Self>, cx: &mut FileCx<'t>) {
+        if self.named.is_empty() {
+            return;
+        }
+        // Named handlers: find their declarations in the file.
+        let mut funcs: HashMap<String, Node<'t>> = HashMap::new();
+        let wanted: HashSet<&str> = self.named.iter().map(|n| n.1.as_str()).collect();
+        if let Some(root) = self.root {
+            for n in descendants(root) {
+                let (name, func) = match n.kind() {
+                    "function_declaration" => (n.child_by_field_name("name"), Some(n)),
+                    "variable_declarator" => (
+                        n.child_by_field_name("name"),
+                        n.child_by_field_name("value")
+                            .map(js::unwrap_expr)
+                            .filter(|v| js::is_function(*v)),
+                    ),
+                    _ => continue,
+                };
+                if let (Some(name), Some(func)) = (name, func) {
+                    let name = cx.text(name);
+                    if wanted.contains(name) {
+                        funcs.entry(name.to_string()).or_insert(func);
+                    }
+                }
+            }
+        }
+        for (node, name, path, method, raw) in &self.named {
+            let args = js::arguments(*node);
+            let at = node.start_byte()..args.first().map_or(node.end_byte(), |a| a.end_byte());
+            let func = funcs.get(name).copied();
+            self.emit_handler(
+                cx,
+                at,
+                "express",
+                Some(path.clone()),
+                method,
+                Some(name.clone()),
+                func,
+                *raw,
+            );
+        }
+    }
+}
+
+/// Webhooks are consumers of an external producer: one channel per route (scoped by the
+/// provider). Background threads are producers on their own `thread` channel.
+pub(crate) fn link(facts: &[crate::Fact], linker: &mut crate::link::Linker) {
+    for f in facts {
+        match f.kind.as_str() {
+            "webhook_handler" => {
+                let Some(name) = &f.name else { continue };
+                let provider = f
+                    .attr("provider")
+                    .and_then(Value::as_str)
+                    .unwrap_or("unknown");
+                linker.consumer(TRANSPORT, name, Some(provider), f);
+            }
+            "background_thread" => {
+                let name = f.name.as_deref().unwrap_or("?");
+                linker.producer("thread", name, None, f);
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn webhook_paths() {
+        for p in [
+            "/webhooks/stripe",
+            "/api/github-webhook",
+            "/hooks",
+            "/paypal/ipn",
+            "/payments/callback",
+            "/notify",
+        ] {
+            assert!(path_signal(p), "{p}");
+        }
+        for p in [
+            "/auth/callback",
+            "/oauth2/callback",
+            "/api/orders",
+            "/events",
+            "/hookah",
+        ] {
+            assert!(!path_signal(p), "{p}");
+        }
+    }
+
+    #[test]
+    fn signature_headers() {
+        for h in [
+            "Stripe-Signature",
+            "X-Hub-Signature-256",
+            "webhook-signature",
+            "svix-signature",
+            "HTTP_STRIPE_SIGNATURE",
+            "X-Gitlab-Token",
+            "X-Telegram-Bot-Api-Secret-Token",
+            "HTTP_X_HUB_SIGNATURE_256",
+        ] {
+            assert!(header_signal(h), "{h}");
+        }
+        assert!(!header_signal("Content-Type"));
+        assert_eq!(provider_from("X-Hub-Signature-256"), Some("github"));
+        assert_eq!(provider_from("webhook-signature"), Some("standardwebhooks"));
+    }
+
+    #[test]
+    fn routes_from_file_paths() {
+        assert_eq!(
+            file_route("web/src/app/api/webhooks/(billing)/stripe/route.ts"),
+            (FileRoute::AppRoute, Some("/api/webhooks/stripe".into()))
+        );
+        assert_eq!(
+            file_route("pages/api/hooks/github.ts"),
+            (FileRoute::PagesApi, Some("/api/hooks/github".into()))
+        );
+        assert_eq!(
+            file_route("supabase/functions/stripe-webhook/index.ts"),
+            (FileRoute::Edge, Some("/functions/v1/stripe-webhook".into()))
+        );
+        assert_eq!(file_route("src/routes.ts"), (FileRoute::None, None));
+    }
+}
