@@ -1370,6 +1370,16 @@ fn orm_source(expr: Node<'_>, cx: &FileCx<'_>) -> Option<String> {
         || text.contains(".query(")
         || text.starts_with("session.")
         || text.contains(".session.");
+    // `session.get(Model, pk)`, not Flask's `session.get("user_id")` or a requests session.
+    let session_get =
+        matches!(last, "get" | "aget") && !text.contains(".objects.") && !text.contains(".query.");
+    if session_get
+        && !py::positional(expr).first().is_some_and(|a| {
+            a.kind() == "identifier" && cx.text(*a).starts_with(char::is_uppercase)
+        })
+    {
+        return None;
+    }
     if (fetch && orm) || matches!(last, "get_object_or_404" | "aget_object_or_404") {
         return Some(compact_src(&format!("{}(...)", text)));
     }

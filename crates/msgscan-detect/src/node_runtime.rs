@@ -251,6 +251,8 @@ struct RtVisitor {
     /// Named functions of the file: name → (range, names of functions it calls).
     functions: HashMap<String, Range<usize>>,
     calls: Vec<(String, usize)>,
+    /// `let stream = remote`: alias → aliased name.
+    aliases: HashMap<String, String>,
     /// `finished(x, ...)` / `eos(x, ...)`: names whose errors are handled.
     finished: HashSet<String>,
     /// `process.exit(...)` call positions.
@@ -392,6 +394,10 @@ impl RtVisitor {
         }
         if name.kind() == "identifier" {
             let value = js::unwrap_expr(value);
+            if value.kind() == "identifier" {
+                self.aliases
+                    .insert(cx.text(name).to_string(), cx.text(value).to_string());
+            }
             if js::is_function(value) {
                 self.functions
                     .insert(cx.text(name).to_string(), value.byte_range());
@@ -1444,10 +1450,13 @@ impl<'t> Visitor<'t> for RtVisitor {
         }
         // Pipes.
         for p in &self.pipes {
+            let handled = |name: &str| {
+                self.finished.contains(name) || self.listeners_of(name, None).contains("error")
+            };
             let source_error = p.source_chained_error
                 || (p.source_named
-                    && (self.finished.contains(&p.source)
-                        || self.listeners_of(&p.source, None).contains("error")));
+                    && (handled(&p.source)
+                        || self.aliases.get(&p.source).is_some_and(|a| handled(a))));
             let without: Vec<String> = p
                 .destinations
                 .iter()
