@@ -1709,3 +1709,79 @@ pub(crate) fn link(facts: &[crate::Fact], linker: &mut crate::link::Linker) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use msgscan_lang::{FileParser, Language};
+
+    fn facts(path: &str, src: &str) -> Vec<crate::Fact> {
+        let mut p = FileParser::new(std::time::Duration::from_secs(5));
+        let parsed = p.parse(Language::Python, src).unwrap();
+        crate::detect(path, src, &parsed)
+    }
+
+    #[test]
+    fn broker_passwords_never_reach_facts() {
+        let src = "from celery import Celery\n\
+                   app = Celery('p', broker='amqp://app:hunter2@mq.example.com//')\n\
+                   app.conf.result_backend = 'redis://:s3cret@cache.example.com:6379/0;redis://:s3cret@cache2.example.com:6379/0'\n\
+                   CELERY_BROKER_URL = 'mongodb://u:pw0rd@h0.example.com:1,h1.example.com:2/db'\n";
+        let all = facts("proj/celery.py", src);
+        let json = serde_json::to_string(&all).unwrap();
+        for secret in ["hunter2", "s3cret", "pw0rd"] {
+            assert!(!json.contains(secret), "{secret} leaked into {json}");
+        }
+        let backend = all
+            .iter()
+            .find(|f| f.name.as_deref() == Some("result_backend") && f.kind == "celery_config")
+            .unwrap();
+        assert_eq!(
+            backend.attr("value").and_then(|v| v.as_str()),
+            Some("redis://:***@cache.example.com:6379/0;redis://:***@cache2.example.com:6379/0")
+        );
+        assert_eq!(
+            backend.attr("url_problem").and_then(|v| v.as_str()),
+            Some("a password written in the source, sent without TLS")
+        );
+        let mongo = all
+            .iter()
+            .find(|f| f.attr("setting").and_then(|v| v.as_str()) == Some("CELERY_BROKER_URL"))
+            .unwrap();
+        assert_eq!(
+            mongo.attr("url_host").and_then(|v| v.as_str()),
+            Some("h0.example.com")
+        );
+    }
+
+    #[test]
+    fn schedules_and_countdowns_are_read_as_seconds() {
+        let src = "from celery.schedules import crontab\n\
+                   from datetime import timedelta\n\
+                   beat_schedule = {\n\
+                   \x20   'a': {'task': 't.a', 'schedule': crontab(minute='*/15')},\n\
+                   \x20   'b': {'task': 't.b', 'schedule': crontab(minute=5)},\n\
+                   \x20   'c': {'task': 't.c', 'schedule': crontab(minute=0, hour=3)},\n\
+                   \x20   'd': {'task': 't.d', 'schedule': timedelta(minutes=2)},\n\
+                   }\n\
+                   t.apply_async(countdown=timedelta(hours=2).total_seconds())\n\
+                   t.apply_async(countdown=60 * 60 + 30)\n";
+        let all = facts("celeryconfig.py", src);
+        let period = |entry: &str| {
+            all.iter()
+                .find(|f| f.attr("entry").and_then(|v| v.as_str()) == Some(entry))
+                .and_then(|f| f.attr("schedule_seconds"))
+                .and_then(|v| v.as_i64())
+        };
+        assert_eq!(period("a"), Some(900));
+        assert_eq!(period("b"), Some(3600));
+        assert_eq!(period("c"), None);
+        assert_eq!(period("d"), Some(120));
+        let countdowns: Vec<i64> = all
+            .iter()
+            .filter_map(|f| f.attr("countdown_seconds").and_then(|v| v.as_i64()))
+            .collect();
+        assert_eq!(countdowns, vec![7200, 3630]);
+    }
+}

@@ -1227,6 +1227,7 @@ fn resolve_script(node: Node<'_>, cx: &FileCx<'_>) -> Option<String> {
             let t = cx.text(node);
             t.strip_prefix("`${__dirname}")?
                 .strip_suffix('`')?
+                .trim_start_matches('/')
                 .to_string()
         }
         "binary_expression" => {
@@ -1235,7 +1236,7 @@ fn resolve_script(node: Node<'_>, cx: &FileCx<'_>) -> Option<String> {
             if cx.text(l) != "__dirname" {
                 return None;
             }
-            js::string_value(r, cx)?
+            js::string_value(r, cx)?.trim_start_matches('/').to_string()
         }
         "call_expression" => {
             let f = js::member_path(node.child_by_field_name("function")?, cx)?;
@@ -1524,5 +1525,58 @@ pub(crate) fn link(facts: &[crate::Fact], linker: &mut crate::link::Linker) {
             }
         }
         linker.producer("worker_threads", &target, None, f);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use msgscan_lang::{FileParser, Language};
+
+    fn names(path: &str, src: &str) -> Vec<(String, Option<String>)> {
+        let mut p = FileParser::new(std::time::Duration::from_secs(5));
+        let parsed = p.parse(Language::TypeScript, src).unwrap();
+        crate::detect(path, src, &parsed)
+            .into_iter()
+            .filter(|f| f.kind == "worker_thread")
+            .map(|f| (f.role.as_str().to_string(), f.name))
+            .collect()
+    }
+
+    #[test]
+    fn worker_scripts_resolve_against_the_creating_file() {
+        let src = "import { Worker, parentPort } from 'node:worker_threads';\n\
+                   import path from 'node:path';\n\
+                   new Worker(path.join(__dirname, '..', 'jobs', 'a.js')).on('error', e => e).on('exit', c => c);\n\
+                   new Worker(new URL('./b.js', import.meta.url));\n\
+                   new Worker(`${__dirname}/c.js`);\n\
+                   new Worker(__dirname + '/d.js');\n\
+                   new Worker(__filename);\n\
+                   new Worker(scriptFor(job));\n\
+                   new Worker('postMessage(1)', { eval: true });\n\
+                   parentPort?.postMessage('ready');\n";
+        let got = names("src/pool/index.ts", src);
+        let want: Vec<(String, Option<String>)> = vec![
+            ("producer", Some("src/jobs/a.js")),
+            ("producer", Some("src/pool/b.js")),
+            ("producer", Some("src/pool/c.js")),
+            ("producer", Some("src/pool/d.js")),
+            ("producer", Some("src/pool/index.ts")),
+            ("producer", None),
+            ("producer", None),
+            ("consumer", Some("src/pool/index.ts")),
+        ]
+        .into_iter()
+        .map(|(r, n)| (r.to_string(), n.map(str::to_string)))
+        .collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn other_workers_are_not_worker_threads() {
+        let src = "import { Worker } from 'bullmq';\n\
+                   const w = new Worker('emails', async (job) => job.data);\n";
+        assert!(names("src/queue.ts", src).is_empty());
     }
 }
