@@ -69,6 +69,7 @@ pub(crate) const KINDS: &[KindSpec] = &[
             "calls_without_timeout": List = "network calls in the body without `timeout=`",
             "calls_retry": Bool = "the body calls `self.retry(...)` (or `<task>.retry`)",
             "retry_without_countdown": Bool = "some `self.retry(...)` call has neither `countdown=` nor `eta=`",
+            "defers_to_commit": Bool = "the task's base class sends after commit: it overrides `apply_async` with `transaction.on_commit` (in this file), or is named like `TransactionAwareTask` / `OnCommitTask`",
             "swallowed_exceptions": List = "broad `except:` / `except Exception` clauses of the body that neither re-raise, retry nor log (`except Exception (line 12)`)",
         },
     },
@@ -90,6 +91,7 @@ pub(crate) const KINDS: &[KindSpec] = &[
             "eta_offset_seconds": Int = "`eta=<now> + timedelta(...)`: the constant offset in seconds",
             "in_atomic": Bool = "the call is inside `with transaction.atomic():`, a function decorated `@transaction.atomic`, or `with session.begin():`",
             "on_commit": Bool = "the call is deferred until commit (`transaction.on_commit(lambda: ...)`, `.delay_on_commit`)",
+            "task_defers_to_commit": Bool = "set project-wide: the task this call reaches has `defers_to_commit` (its `apply_async` already waits for the commit)",
             "orm_args": List = "arguments that are model instances: names bound in the same function to `Model.objects.get(...)`, `get_object_or_404(...)`, `Model.query.first()`, `session.get(...)`, loop variables over a queryset, and `request.user` (`order = Order.objects.get(...)`)",
         },
     },
@@ -142,6 +144,7 @@ pub(crate) const KINDS: &[KindSpec] = &[
             "url_local": Bool = "broker / backend URLs: every host is local (loopback, or a single-label container / service name)",
             "url_problem": String = "broker / backend URLs: what is wrong (`no TLS`, `a password written in the source`...); absent if nothing",
             "reject_on_worker_lost_in_file": Bool = "`task_acks_late`: the same file also sets `task_reject_on_worker_lost`",
+            "reject_on_worker_lost_in_project": Bool = "set project-wide on `task_acks_late`: some file sets `task_reject_on_worker_lost` to a true value",
         },
     },
 ];
@@ -330,6 +333,12 @@ impl CeleryVisitor {
                             attrs.entry(k.clone()).or_insert_with(|| v.clone());
                         }
                     }
+                    // `TransactionAwareTask`, `OnCommitTask`: the usual names of a base
+                    // whose `apply_async` waits for the commit.
+                    let lower = base.to_ascii_lowercase();
+                    if lower.contains("transaction") || lower.contains("commit") {
+                        attrs.insert("defers_to_commit".into(), Value::Bool(true));
+                    }
                     attrs.insert("base".into(), Value::String(base));
                 }
                 "retry_kwargs" => {
@@ -503,6 +512,15 @@ impl CeleryVisitor {
                             .is_some_and(|n| cx.text(n) == "run") =>
                     {
                         has_run = true;
+                    }
+                    // A base whose `apply_async` defers the send to `on_commit`.
+                    "function_definition"
+                        if stmt
+                            .child_by_field_name("name")
+                            .is_some_and(|n| cx.text(n) == "apply_async")
+                            && cx.text(stmt).contains("on_commit") =>
+                    {
+                        attrs.insert("defers_to_commit".into(), Value::Bool(true));
                     }
                     "expression_statement" => {
                         let Some(assign) = stmt.named_child(0).filter(|a| a.kind() == "assignment")
@@ -1668,6 +1686,77 @@ impl<'t> Visitor<'t> for CeleryVisitor {
                 fact
             };
             cx.emit(fact);
+        }
+    }
+}
+
+/// The task a call's name reaches: the task registered under that name, or, failing that,
+/// the only task whose function has the name's last segment.
+fn resolve<'a>(
+    name: &'a str,
+    tasks: &[&'a crate::Fact],
+    by_function: &HashMap<&'a str, Vec<&'a str>>,
+) -> &'a str {
+    if tasks.iter().any(|t| t.name.as_deref() == Some(name)) {
+        return name;
+    }
+    let last = name.rsplit('.').next().unwrap_or(name);
+    match by_function.get(last).map(Vec::as_slice) {
+        Some([only]) => only,
+        _ => name,
+    }
+}
+
+/// Attributes that need the whole project: whether the task a call inside a transaction
+/// reaches already defers its send to the commit, and whether any settings file sets
+/// `task_reject_on_worker_lost`.
+pub(crate) fn enrich(facts: &mut [crate::Fact]) {
+    let deferring: HashSet<String> = facts
+        .iter()
+        .filter(|f| {
+            f.kind == "celery_task" && f.attr("defers_to_commit") == Some(&Value::Bool(true))
+        })
+        .filter_map(|f| f.name.clone())
+        .collect();
+    let reject = facts.iter().any(|f| {
+        f.kind == "celery_config"
+            && f.name.as_deref() == Some("task_reject_on_worker_lost")
+            && f.attr("value") == Some(&Value::Bool(true))
+    });
+    let mut resolved: Vec<(usize, bool)> = Vec::new();
+    {
+        let tasks: Vec<&crate::Fact> = facts.iter().filter(|f| f.kind == "celery_task").collect();
+        let mut by_function: HashMap<&str, Vec<&str>> = HashMap::new();
+        for t in &tasks {
+            if let (Some(func), Some(name)) = (
+                t.attr("function").and_then(Value::as_str),
+                t.name.as_deref(),
+            ) {
+                by_function.entry(func).or_default().push(name);
+            }
+        }
+        for (i, f) in facts.iter().enumerate() {
+            if f.kind == "celery_call" && f.attr("in_atomic") == Some(&Value::Bool(true)) {
+                let defers = f
+                    .name
+                    .as_deref()
+                    .is_some_and(|n| deferring.contains(resolve(n, &tasks, &by_function)));
+                resolved.push((i, defers));
+            }
+        }
+    }
+    for (i, defers) in resolved {
+        if let Some(f) = facts.get_mut(i) {
+            f.attrs
+                .insert("task_defers_to_commit".into(), Value::Bool(defers));
+        }
+    }
+    for f in facts.iter_mut() {
+        if f.kind == "celery_config" && f.name.as_deref() == Some("task_acks_late") {
+            f.attrs.insert(
+                "reject_on_worker_lost_in_project".into(),
+                Value::Bool(reject),
+            );
         }
     }
 }
