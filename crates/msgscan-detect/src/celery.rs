@@ -1783,16 +1783,7 @@ pub(crate) fn link(facts: &[crate::Fact], linker: &mut crate::link::Linker) {
             }
             "celery_call" | "celery_beat_entry" => {
                 let Some(name) = &f.name else { continue };
-                let resolved = if tasks.iter().any(|t| t.name.as_deref() == Some(name)) {
-                    name.as_str()
-                } else {
-                    let last = name.rsplit('.').next().unwrap_or(name);
-                    match by_function.get(last).map(Vec::as_slice) {
-                        Some([only]) => only,
-                        _ => name.as_str(),
-                    }
-                };
-                linker.producer(TRANSPORT, resolved, None, f);
+                linker.producer(TRANSPORT, resolve(name, &tasks, &by_function), None, f);
             }
             _ => {}
         }
