@@ -69,6 +69,7 @@ pub(crate) const KINDS: &[KindSpec] = &[
             "calls_without_timeout": List = "network calls in the body without `timeout=`",
             "calls_retry": Bool = "the body calls `self.retry(...)` (or `<task>.retry`)",
             "retry_without_countdown": Bool = "some `self.retry(...)` call has neither `countdown=` nor `eta=`",
+            "defers_to_commit": Bool = "the task's base class sends after commit: it overrides `apply_async` with `transaction.on_commit` (in this file), or is named like `TransactionAwareTask` / `OnCommitTask`",
             "swallowed_exceptions": List = "broad `except:` / `except Exception` clauses of the body that neither re-raise, retry nor log (`except Exception (line 12)`)",
         },
     },
@@ -90,6 +91,7 @@ pub(crate) const KINDS: &[KindSpec] = &[
             "eta_offset_seconds": Int = "`eta=<now> + timedelta(...)`: the constant offset in seconds",
             "in_atomic": Bool = "the call is inside `with transaction.atomic():`, a function decorated `@transaction.atomic`, or `with session.begin():`",
             "on_commit": Bool = "the call is deferred until commit (`transaction.on_commit(lambda: ...)`, `.delay_on_commit`)",
+            "task_defers_to_commit": Bool = "set project-wide: the task this call reaches has `defers_to_commit` (its `apply_async` already waits for the commit)",
             "orm_args": List = "arguments that are model instances: names bound in the same function to `Model.objects.get(...)`, `get_object_or_404(...)`, `Model.query.first()`, `session.get(...)`, loop variables over a queryset, and `request.user` (`order = Order.objects.get(...)`)",
         },
     },
@@ -142,6 +144,7 @@ pub(crate) const KINDS: &[KindSpec] = &[
             "url_local": Bool = "broker / backend URLs: every host is local (loopback, or a single-label container / service name)",
             "url_problem": String = "broker / backend URLs: what is wrong (`no TLS`, `a password written in the source`...); absent if nothing",
             "reject_on_worker_lost_in_file": Bool = "`task_acks_late`: the same file also sets `task_reject_on_worker_lost`",
+            "reject_on_worker_lost_in_project": Bool = "set project-wide on `task_acks_late`: some file sets `task_reject_on_worker_lost` to a true value",
         },
     },
 ];
@@ -330,6 +333,12 @@ impl CeleryVisitor {
                             attrs.entry(k.clone()).or_insert_with(|| v.clone());
                         }
                     }
+                    // `TransactionAwareTask`, `OnCommitTask`: the usual names of a base
+                    // whose `apply_async` waits for the commit.
+                    let lower = base.to_ascii_lowercase();
+                    if lower.contains("transaction") || lower.contains("commit") {
+                        attrs.insert("defers_to_commit".into(), Value::Bool(true));
+                    }
                     attrs.insert("base".into(), Value::String(base));
                 }
                 "retry_kwargs" => {
@@ -503,6 +512,15 @@ impl CeleryVisitor {
                             .is_some_and(|n| cx.text(n) == "run") =>
                     {
                         has_run = true;
+                    }
+                    // A base whose `apply_async` defers the send to `on_commit`.
+                    "function_definition"
+                        if stmt
+                            .child_by_field_name("name")
+                            .is_some_and(|n| cx.text(n) == "apply_async")
+                            && cx.text(stmt).contains("on_commit") =>
+                    {
+                        attrs.insert("defers_to_commit".into(), Value::Bool(true));
                     }
                     "expression_statement" => {
                         let Some(assign) = stmt.named_child(0).filter(|a| a.kind() == "assignment")
@@ -1370,6 +1388,16 @@ fn orm_source(expr: Node<'_>, cx: &FileCx<'_>) -> Option<String> {
         || text.contains(".query(")
         || text.starts_with("session.")
         || text.contains(".session.");
+    // `session.get(Model, pk)`, not Flask's `session.get("user_id")` or a requests session.
+    let session_get =
+        matches!(last, "get" | "aget") && !text.contains(".objects.") && !text.contains(".query.");
+    if session_get
+        && !py::positional(expr).first().is_some_and(|a| {
+            a.kind() == "identifier" && cx.text(*a).starts_with(char::is_uppercase)
+        })
+    {
+        return None;
+    }
     if (fetch && orm) || matches!(last, "get_object_or_404" | "aget_object_or_404") {
         return Some(compact_src(&format!("{}(...)", text)));
     }
@@ -1662,6 +1690,77 @@ impl<'t> Visitor<'t> for CeleryVisitor {
     }
 }
 
+/// The task a call's name reaches: the task registered under that name, or, failing that,
+/// the only task whose function has the name's last segment.
+fn resolve<'a>(
+    name: &'a str,
+    tasks: &[&'a crate::Fact],
+    by_function: &HashMap<&'a str, Vec<&'a str>>,
+) -> &'a str {
+    if tasks.iter().any(|t| t.name.as_deref() == Some(name)) {
+        return name;
+    }
+    let last = name.rsplit('.').next().unwrap_or(name);
+    match by_function.get(last).map(Vec::as_slice) {
+        Some([only]) => only,
+        _ => name,
+    }
+}
+
+/// Attributes that need the whole project: whether the task a call inside a transaction
+/// reaches already defers its send to the commit, and whether any settings file sets
+/// `task_reject_on_worker_lost`.
+pub(crate) fn enrich(facts: &mut [crate::Fact]) {
+    let deferring: HashSet<String> = facts
+        .iter()
+        .filter(|f| {
+            f.kind == "celery_task" && f.attr("defers_to_commit") == Some(&Value::Bool(true))
+        })
+        .filter_map(|f| f.name.clone())
+        .collect();
+    let reject = facts.iter().any(|f| {
+        f.kind == "celery_config"
+            && f.name.as_deref() == Some("task_reject_on_worker_lost")
+            && f.attr("value") == Some(&Value::Bool(true))
+    });
+    let mut resolved: Vec<(usize, bool)> = Vec::new();
+    {
+        let tasks: Vec<&crate::Fact> = facts.iter().filter(|f| f.kind == "celery_task").collect();
+        let mut by_function: HashMap<&str, Vec<&str>> = HashMap::new();
+        for t in &tasks {
+            if let (Some(func), Some(name)) = (
+                t.attr("function").and_then(Value::as_str),
+                t.name.as_deref(),
+            ) {
+                by_function.entry(func).or_default().push(name);
+            }
+        }
+        for (i, f) in facts.iter().enumerate() {
+            if f.kind == "celery_call" && f.attr("in_atomic") == Some(&Value::Bool(true)) {
+                let defers = f
+                    .name
+                    .as_deref()
+                    .is_some_and(|n| deferring.contains(resolve(n, &tasks, &by_function)));
+                resolved.push((i, defers));
+            }
+        }
+    }
+    for (i, defers) in resolved {
+        if let Some(f) = facts.get_mut(i) {
+            f.attrs
+                .insert("task_defers_to_commit".into(), Value::Bool(defers));
+        }
+    }
+    for f in facts.iter_mut() {
+        if f.kind == "celery_config" && f.name.as_deref() == Some("task_acks_late") {
+            f.attrs.insert(
+                "reject_on_worker_lost_in_project".into(),
+                Value::Bool(reject),
+            );
+        }
+    }
+}
+
 /// Celery channels are task names: a call reaches the task whose registered name it
 /// names, or, failing that, the only task whose function has the call's last name segment.
 pub(crate) fn link(facts: &[crate::Fact], linker: &mut crate::link::Linker) {
@@ -1684,18 +1783,85 @@ pub(crate) fn link(facts: &[crate::Fact], linker: &mut crate::link::Linker) {
             }
             "celery_call" | "celery_beat_entry" => {
                 let Some(name) = &f.name else { continue };
-                let resolved = if tasks.iter().any(|t| t.name.as_deref() == Some(name)) {
-                    name.as_str()
-                } else {
-                    let last = name.rsplit('.').next().unwrap_or(name);
-                    match by_function.get(last).map(Vec::as_slice) {
-                        Some([only]) => only,
-                        _ => name.as_str(),
-                    }
-                };
-                linker.producer(TRANSPORT, resolved, None, f);
+                linker.producer(TRANSPORT, resolve(name, &tasks, &by_function), None, f);
             }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use msgscan_lang::{FileParser, Language};
+
+    fn facts(path: &str, src: &str) -> Vec<crate::Fact> {
+        let mut p = FileParser::new(std::time::Duration::from_secs(5));
+        let parsed = p.parse(Language::Python, src).unwrap();
+        crate::detect(path, src, &parsed)
+    }
+
+    #[test]
+    fn broker_passwords_never_reach_facts() {
+        let src = "from celery import Celery\n\
+                   app = Celery('p', broker='amqp://app:hunter2@mq.example.com//')\n\
+                   app.conf.result_backend = 'redis://:s3cret@cache.example.com:6379/0;redis://:s3cret@cache2.example.com:6379/0'\n\
+                   CELERY_BROKER_URL = 'mongodb://u:pw0rd@h0.example.com:1,h1.example.com:2/db'\n";
+        let all = facts("proj/celery.py", src);
+        let json = serde_json::to_string(&all).unwrap();
+        for secret in ["hunter2", "s3cret", "pw0rd"] {
+            assert!(!json.contains(secret), "{secret} leaked into {json}");
+        }
+        let backend = all
+            .iter()
+            .find(|f| f.name.as_deref() == Some("result_backend") && f.kind == "celery_config")
+            .unwrap();
+        assert_eq!(
+            backend.attr("value").and_then(|v| v.as_str()),
+            Some("redis://:***@cache.example.com:6379/0;redis://:***@cache2.example.com:6379/0")
+        );
+        assert_eq!(
+            backend.attr("url_problem").and_then(|v| v.as_str()),
+            Some("a password written in the source, sent without TLS")
+        );
+        let mongo = all
+            .iter()
+            .find(|f| f.attr("setting").and_then(|v| v.as_str()) == Some("CELERY_BROKER_URL"))
+            .unwrap();
+        assert_eq!(
+            mongo.attr("url_host").and_then(|v| v.as_str()),
+            Some("h0.example.com")
+        );
+    }
+
+    #[test]
+    fn schedules_and_countdowns_are_read_as_seconds() {
+        let src = "from celery.schedules import crontab\n\
+                   from datetime import timedelta\n\
+                   beat_schedule = {\n\
+                   \x20   'a': {'task': 't.a', 'schedule': crontab(minute='*/15')},\n\
+                   \x20   'b': {'task': 't.b', 'schedule': crontab(minute=5)},\n\
+                   \x20   'c': {'task': 't.c', 'schedule': crontab(minute=0, hour=3)},\n\
+                   \x20   'd': {'task': 't.d', 'schedule': timedelta(minutes=2)},\n\
+                   }\n\
+                   t.apply_async(countdown=timedelta(hours=2).total_seconds())\n\
+                   t.apply_async(countdown=60 * 60 + 30)\n";
+        let all = facts("celeryconfig.py", src);
+        let period = |entry: &str| {
+            all.iter()
+                .find(|f| f.attr("entry").and_then(|v| v.as_str()) == Some(entry))
+                .and_then(|f| f.attr("schedule_seconds"))
+                .and_then(|v| v.as_i64())
+        };
+        assert_eq!(period("a"), Some(900));
+        assert_eq!(period("b"), Some(3600));
+        assert_eq!(period("c"), None);
+        assert_eq!(period("d"), Some(120));
+        let countdowns: Vec<i64> = all
+            .iter()
+            .filter_map(|f| f.attr("countdown_seconds").and_then(|v| v.as_i64()))
+            .collect();
+        assert_eq!(countdowns, vec![7200, 3630]);
     }
 }

@@ -91,6 +91,12 @@ pub fn assign_ids(facts: &mut [Fact]) {
     }
 }
 
+/// Adds the attributes that need the whole project (facts merged, sorted, with ids), so
+/// that rules, which judge one fact at a time, can use them.
+pub fn enrich(facts: &mut [Fact]) {
+    crate::celery::enrich(facts);
+}
+
 /// Builds the topology of a project's facts (sorted, with ids).
 pub fn link(facts: &[Fact]) -> Topology {
     let mut linker = Linker::default();

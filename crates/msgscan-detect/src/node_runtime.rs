@@ -251,6 +251,8 @@ struct RtVisitor {
     /// Named functions of the file: name → (range, names of functions it calls).
     functions: HashMap<String, Range<usize>>,
     calls: Vec<(String, usize)>,
+    /// `let stream = remote`: alias → aliased name.
+    aliases: HashMap<String, String>,
     /// `finished(x, ...)` / `eos(x, ...)`: names whose errors are handled.
     finished: HashSet<String>,
     /// `process.exit(...)` call positions.
@@ -392,6 +394,10 @@ impl RtVisitor {
         }
         if name.kind() == "identifier" {
             let value = js::unwrap_expr(value);
+            if value.kind() == "identifier" {
+                self.aliases
+                    .insert(cx.text(name).to_string(), cx.text(value).to_string());
+            }
             if js::is_function(value) {
                 self.functions
                     .insert(cx.text(name).to_string(), value.byte_range());
@@ -1221,6 +1227,7 @@ fn resolve_script(node: Node<'_>, cx: &FileCx<'_>) -> Option<String> {
             let t = cx.text(node);
             t.strip_prefix("`${__dirname}")?
                 .strip_suffix('`')?
+                .trim_start_matches('/')
                 .to_string()
         }
         "binary_expression" => {
@@ -1229,7 +1236,7 @@ fn resolve_script(node: Node<'_>, cx: &FileCx<'_>) -> Option<String> {
             if cx.text(l) != "__dirname" {
                 return None;
             }
-            js::string_value(r, cx)?
+            js::string_value(r, cx)?.trim_start_matches('/').to_string()
         }
         "call_expression" => {
             let f = js::member_path(node.child_by_field_name("function")?, cx)?;
@@ -1444,10 +1451,13 @@ impl<'t> Visitor<'t> for RtVisitor {
         }
         // Pipes.
         for p in &self.pipes {
+            let handled = |name: &str| {
+                self.finished.contains(name) || self.listeners_of(name, None).contains("error")
+            };
             let source_error = p.source_chained_error
                 || (p.source_named
-                    && (self.finished.contains(&p.source)
-                        || self.listeners_of(&p.source, None).contains("error")));
+                    && (handled(&p.source)
+                        || self.aliases.get(&p.source).is_some_and(|a| handled(a))));
             let without: Vec<String> = p
                 .destinations
                 .iter()
@@ -1515,5 +1525,58 @@ pub(crate) fn link(facts: &[crate::Fact], linker: &mut crate::link::Linker) {
             }
         }
         linker.producer("worker_threads", &target, None, f);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use msgscan_lang::{FileParser, Language};
+
+    fn names(path: &str, src: &str) -> Vec<(String, Option<String>)> {
+        let mut p = FileParser::new(std::time::Duration::from_secs(5));
+        let parsed = p.parse(Language::TypeScript, src).unwrap();
+        crate::detect(path, src, &parsed)
+            .into_iter()
+            .filter(|f| f.kind == "worker_thread")
+            .map(|f| (f.role.as_str().to_string(), f.name))
+            .collect()
+    }
+
+    #[test]
+    fn worker_scripts_resolve_against_the_creating_file() {
+        let src = "import { Worker, parentPort } from 'node:worker_threads';\n\
+                   import path from 'node:path';\n\
+                   new Worker(path.join(__dirname, '..', 'jobs', 'a.js')).on('error', e => e).on('exit', c => c);\n\
+                   new Worker(new URL('./b.js', import.meta.url));\n\
+                   new Worker(`${__dirname}/c.js`);\n\
+                   new Worker(__dirname + '/d.js');\n\
+                   new Worker(__filename);\n\
+                   new Worker(scriptFor(job));\n\
+                   new Worker('postMessage(1)', { eval: true });\n\
+                   parentPort?.postMessage('ready');\n";
+        let got = names("src/pool/index.ts", src);
+        let want: Vec<(String, Option<String>)> = vec![
+            ("producer", Some("src/jobs/a.js")),
+            ("producer", Some("src/pool/b.js")),
+            ("producer", Some("src/pool/c.js")),
+            ("producer", Some("src/pool/d.js")),
+            ("producer", Some("src/pool/index.ts")),
+            ("producer", None),
+            ("producer", None),
+            ("consumer", Some("src/pool/index.ts")),
+        ]
+        .into_iter()
+        .map(|(r, n)| (r.to_string(), n.map(str::to_string)))
+        .collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn other_workers_are_not_worker_threads() {
+        let src = "import { Worker } from 'bullmq';\n\
+                   const w = new Worker('emails', async (job) => job.data);\n";
+        assert!(names("src/queue.ts", src).is_empty());
     }
 }

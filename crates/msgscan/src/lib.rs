@@ -217,6 +217,7 @@ impl Scanner {
         files.skipped = files.skipped_by_reason.values().sum();
         facts.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
         msgscan_detect::link::assign_ids(&mut facts);
+        msgscan_detect::link::enrich(&mut facts);
         let topology = msgscan_detect::link::link(&facts);
         let findings = self.rulebook.judge(&facts);
         let scores = msgscan_rulebook::score(&findings);
