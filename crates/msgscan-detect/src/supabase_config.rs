@@ -27,6 +27,11 @@ pub(crate) const KINDS: &[KindSpec] = &[KindSpec {
             doc: "the `verify_jwt` setting (Supabase's default is `true`)",
         },
         AttrSpec {
+            name: "unverified",
+            ty: AttrType::Bool,
+            doc: "project-wide: `verify_jwt = false` and the function's code verifies neither a JWT nor a signature",
+        },
+        AttrSpec {
             name: "verify_jwt_set",
             ty: AttrType::Bool,
             doc: "`verify_jwt` is written in the table",
@@ -240,6 +245,18 @@ impl<'t> Visitor<'t> for ConfigVisitor {
                 .attr("verify_jwt_set", f.verify_jwt.is_some())
                 .attr_opt("entrypoint", f.entrypoint);
             cx.emit(fact);
+        }
+    }
+}
+
+/// Project-wide: marks `edge_function_config` facts whose function is open to anyone
+/// ([`edge_functions_without_verification`]).
+pub(crate) fn enrich(facts: &mut [crate::Fact]) {
+    let open = edge_functions_without_verification(facts);
+    for e in open {
+        if let Some(f) = facts.iter_mut().find(|f| f.id == e.config) {
+            f.attrs
+                .insert("unverified".into(), serde_json::Value::Bool(true));
         }
     }
 }

@@ -58,6 +58,16 @@ pub(crate) const KINDS: &[KindSpec] = &[
                 "the publication is `supabase_realtime`",
             ),
             a(
+                "rls_missing",
+                AttrType::Bool,
+                "project-wide: after replaying every migration in order, this (last) publication leaves the table in `supabase_realtime` without row-level security",
+            ),
+            a(
+                "rls_disabled_at",
+                AttrType::String,
+                "project-wide: where RLS was enabled and later disabled again (`path:line`), when that is why it is missing",
+            ),
+            a(
                 "action",
                 AttrType::String,
                 "`create`, `add`, `set` or `drop`",
@@ -1188,6 +1198,28 @@ impl<'t> Visitor<'t> for SqlVisitor {
             _ => {}
         }
         self.scan_calls(node, stmt, cx);
+    }
+}
+
+/// Project-wide: marks the publication facts that leave a table in `supabase_realtime`
+/// without row-level security ([`realtime_tables_without_rls`]).
+pub(crate) fn enrich(facts: &mut [crate::Fact]) {
+    let unprotected = realtime_tables_without_rls(facts);
+    for t in unprotected {
+        let disabled_at = t.disabled_by.as_deref().and_then(|id| {
+            facts
+                .iter()
+                .find(|f| f.id == id)
+                .map(|f| format!("{}:{}", f.path, f.line))
+        });
+        if let Some(f) = facts.iter_mut().find(|f| f.id == t.published_by) {
+            f.attrs
+                .insert("rls_missing".into(), serde_json::Value::Bool(true));
+            if let Some(at) = disabled_at {
+                f.attrs
+                    .insert("rls_disabled_at".into(), serde_json::Value::String(at));
+            }
+        }
     }
 }
 

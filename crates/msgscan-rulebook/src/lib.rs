@@ -78,7 +78,7 @@ pub const CATEGORIES: &[&str] = &[
 ];
 
 /// Languages a rule can name.
-pub const LANGUAGES: &[&str] = &["python", "javascript", "typescript", "tsx", "sql"];
+pub const LANGUAGES: &[&str] = &["python", "javascript", "typescript", "tsx", "sql", "toml"];
 
 /// One selector of a rule: facts of `kind` whose fields pass every condition.
 #[derive(Debug, Clone)]
