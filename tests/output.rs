@@ -100,7 +100,9 @@ fn json_contract_on_the_fixtures() {
 #[test]
 fn snapshot_json() {
     let dir = fixtures_dir().join("rules/celery-result-get-in-task");
-    insta::assert_snapshot!(json(&scan(dir, 1)));
+    // The root is absolute: the snapshot must not depend on where the checkout is.
+    let text = json(&scan(dir.clone(), 1)).replace(&dir.to_string_lossy().to_string(), "[dir]");
+    insta::assert_snapshot!(text);
 }
 
 #[test]
