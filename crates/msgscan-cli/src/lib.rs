@@ -137,7 +137,17 @@ fn hook(args: HookArgs) -> Result<ExitCode, ExitCode> {
         files.push(abs);
     }
     let report = with_progress(&settings, |p| scanner.scan_changed(&project, &files, p))?;
-    finish(&settings, baseline.as_ref(), report)
+    let scanned = report.files.scanned;
+    let code = finish(&settings, baseline.as_ref(), report);
+    if settings.format == args::Format::Human {
+        eprintln!(
+            "msgscan: judged {} given file(s) in the context of the {} files of {}",
+            files.len(),
+            scanned,
+            project.display()
+        );
+    }
+    code
 }
 
 /// The nearest enclosing directory with a `.git` (directory, or file for worktrees).
