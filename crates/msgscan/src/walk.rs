@@ -190,5 +190,7 @@ pub(crate) fn merge(into: &mut Walked, extra: Walked) {
         into.files.sort_by(|a, b| a.abs.cmp(&b.abs));
     }
     into.errors.extend(extra.errors);
+    into.errors
+        .sort_by(|a, b| (&a.path, &a.kind, &a.message).cmp(&(&b.path, &b.kind, &b.message)));
     into.errors.dedup();
 }
