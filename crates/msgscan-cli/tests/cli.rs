@@ -1,66 +1,433 @@
-//! The real `msgscan` binary: scan, rules, exit codes.
+//! The real `msgscan` binary: scan, output, rule selection, fail-on, baselines, rules,
+//! exit codes and the errors a user can act on.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::Command;
+mod common;
 
-fn msgscan() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_msgscan"))
-}
-
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures");
+use common::*;
 
 #[test]
-fn scan_fixtures_exits_one_with_findings() {
-    let out = msgscan().args(["scan", FIXTURES]).output().unwrap();
+fn scan_fixtures_exits_one_with_findings_grouped_by_file() {
+    let out = msgscan()
+        .args(["scan", FIXTURES, "--no-cache"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    assert!(stdout.contains("celery-result-get-in-task"));
+    let text = stdout(&out);
+    assert!(text.contains("celery-result-get-in-task"));
+    assert!(!text.contains('\u{1b}'), "no colour when not on a terminal");
+    // A header per file, then the summary.
     assert!(
-        !stdout.contains('\u{1b}'),
-        "no colour when not on a terminal"
+        text.contains("── rules/celery-result-get-in-task/tasks.py ── 3 findings (3 error)"),
+        "{text}"
+    );
+    let summary = text.lines().rev().take(4).collect::<Vec<_>>().join("\n");
+    assert!(summary.contains("Scores: overall"), "{summary}");
+    assert!(summary.contains("Findings:"), "{summary}");
+}
+
+#[test]
+fn clicolor_force_colours_and_no_color_wins() {
+    let dir = temp_dir("color");
+    write(&dir.join("tasks.py"), PICKLE_TASK);
+    let out = msgscan()
+        .args(["scan", "--no-cache"])
+        .arg(&dir)
+        .env("CLICOLOR_FORCE", "1")
+        .output()
+        .unwrap();
+    assert!(stdout(&out).contains('\u{1b}'), "{}", stdout(&out));
+    let out = msgscan()
+        .args(["scan", "--no-cache"])
+        .arg(&dir)
+        .env("CLICOLOR_FORCE", "1")
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert!(!stdout(&out).contains('\u{1b}'));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn fail_on_thresholds() {
+    let dir = temp_dir("failon");
+    write(&dir.join("tasks.py"), WARNING_TASK);
+    let code = |fail_on: Option<&str>| {
+        let mut c = msgscan();
+        c.args(["scan", "--no-cache"]).arg(&dir);
+        if let Some(f) = fail_on {
+            c.args(["--fail-on", f]);
+        }
+        c.output().unwrap().status.code()
+    };
+    assert_eq!(code(None), Some(0), "a warning does not fail by default");
+    assert_eq!(code(Some("error")), Some(0));
+    assert_eq!(code(Some("warning")), Some(1));
+    assert_eq!(code(Some("info")), Some(1));
+    assert_eq!(code(Some("never")), Some(0));
+    assert_eq!(
+        code(Some("fatal")),
+        Some(2),
+        "an unknown value is a usage error"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn json_output_and_output_file() {
+    let out = msgscan()
+        .args([
+            "scan",
+            FIXTURES,
+            "--format",
+            "json",
+            "--fail-on",
+            "never",
+            "--no-cache",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let v = json(&out);
+    assert_eq!(v["tool"]["name"], "msgscan");
+    assert!(findings(&v).len() > 10);
+
+    let dir = temp_dir("output");
+    let file = dir.join("report.json");
+    let out = msgscan()
+        .args(["scan", FIXTURES, "--format", "json", "--no-cache", "-o"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the exit code still follows the findings"
+    );
+    assert!(out.stdout.is_empty());
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(findings(&written), findings(&v));
+
+    let out = msgscan()
+        .args(["scan", FIXTURES, "--no-cache", "-o"])
+        .arg(dir.join("no/such/dir/report.txt"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("cannot write the report"),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn no_path_scans_the_current_directory() {
+    let dir = temp_dir("cwd");
+    write(&dir.join("app/tasks.py"), PICKLE_TASK);
+    let out = msgscan()
+        .args(["scan", "--format", "json"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        findings(&json(&out)),
+        vec![(
+            "celery-task-pickle-serializer".into(),
+            "app/tasks.py".into(),
+            4
+        )]
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn select_and_ignore_by_id_and_prefix() {
+    let rules_of = |args: &[&str]| {
+        let out = msgscan()
+            .args(["scan", FIXTURES, "--format", "json", "--no-cache"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(matches!(out.status.code(), Some(0 | 1)), "{}", stderr(&out));
+        let mut rules: Vec<String> = findings(&json(&out)).into_iter().map(|f| f.0).collect();
+        rules.dedup();
+        rules
+    };
+    assert_eq!(
+        rules_of(&["--select", "celery-result-get-in-task"]),
+        vec!["celery-result-get-in-task"]
+    );
+    let node = rules_of(&["--select", "node"]);
+    assert!(
+        !node.is_empty() && node.iter().all(|r| r.starts_with("node-")),
+        "{node:?}"
+    );
+    let some = rules_of(&[
+        "--select",
+        "celery-pickle-serializer,celery-unbounded-retries",
+        "--ignore",
+        "celery-unbounded-retries",
+    ]);
+    assert!(
+        some.iter().all(|r| r == "celery-pickle-serializer"),
+        "{some:?}"
+    );
+    assert!(!some.is_empty());
+    let no_celery = rules_of(&["--ignore", "celery"]);
+    assert!(no_celery.iter().all(|r| !r.starts_with("celery-")));
+    assert!(!no_celery.is_empty());
+}
+
+#[test]
+fn unknown_rule_in_select_or_ignore_is_a_usage_error_with_a_suggestion() {
+    let out = msgscan()
+        .args(["scan", FIXTURES, "--select", "celery-unbounded-retry"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("unknown rule or prefix `celery-unbounded-retry` in --select"),
+        "{err}"
+    );
+    assert!(
+        err.contains("did you mean `celery-unbounded-retries`?"),
+        "{err}"
+    );
+    let out = msgscan()
+        .args(["scan", FIXTURES, "--ignore", "nodee"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("did you mean `node`?"),
+        "{}",
+        stderr(&out)
     );
 }
 
 #[test]
-fn fail_on_never_exits_zero_and_json_parses() {
+fn baseline_hides_known_findings_across_line_shifts_and_reports_new_ones() {
+    let dir = temp_dir("baseline");
+    let project = dir.join("project");
+    write(&project.join("tasks.py"), PICKLE_TASK);
+    let baseline = dir.join("baseline.json");
+
+    // Writing the baseline accepts the current findings: exit 0.
     let out = msgscan()
-        .args(["scan", FIXTURES, "--format", "json", "--fail-on", "never"])
+        .args(["scan", "--write-baseline"])
+        .arg(&baseline)
+        .arg(&project)
         .output()
         .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("wrote 1 finding(s) to the baseline"));
+    assert!(stdout(&out).contains("1 suppressed"), "{}", stdout(&out));
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&baseline).unwrap()).unwrap();
+    assert_eq!(written["msgscan_baseline"], 1);
+    assert_eq!(
+        written["findings"][0]["rule"],
+        "celery-task-pickle-serializer"
+    );
+    assert_eq!(written["findings"][0]["path"], "tasks.py");
+
+    // The code moves down: still known.
+    write(
+        &project.join("tasks.py"),
+        &format!("\"\"\"Rendering tasks.\"\"\"\nimport os\n\n{PICKLE_TASK}"),
+    );
+    let scan = || {
+        msgscan()
+            .args(["scan", "--format", "json", "--baseline"])
+            .arg(&baseline)
+            .arg(&project)
+            .output()
+            .unwrap()
+    };
+    let out = scan();
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let v = json(&out);
+    assert!(findings(&v).is_empty(), "{:?}", findings(&v));
+    assert_eq!(v["suppressed"], 1);
+
+    // A new finding is reported, and fails.
+    let mut text = std::fs::read_to_string(project.join("tasks.py")).unwrap();
+    text.push_str(
+        "\n\n@shared_task(serializer=\"pickle\")\ndef export(report):\n    return report\n",
+    );
+    write(&project.join("tasks.py"), &text);
+    let out = scan();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        findings(&json(&out)),
+        vec![(
+            "celery-task-pickle-serializer".into(),
+            "tasks.py".into(),
+            12
+        )]
+    );
+
+    // The known one is fixed: its entry is stale, and msgscan says so.
+    write(&project.join("tasks.py"), CLEAN_TASK);
+    let out = scan();
     assert_eq!(out.status.code(), Some(0));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["tool"]["name"], "msgscan");
+    assert!(
+        stderr(&out).contains("1 entry of the baseline"),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
-fn rules_list_and_explain() {
+fn bad_baseline_files_are_usage_errors_that_say_what_to_do() {
+    let dir = temp_dir("badbaseline");
+    write(&dir.join("tasks.py"), PICKLE_TASK);
+    let run = |baseline: &std::path::Path| {
+        msgscan()
+            .args(["scan", "--baseline"])
+            .arg(baseline)
+            .arg(dir.join("tasks.py"))
+            .output()
+            .unwrap()
+    };
+    let out = run(&dir.join("missing.json"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("cannot read baseline"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("create the file with"),
+        "{}",
+        stderr(&out)
+    );
+
+    write(&dir.join("garbage.json"), "{\"findings\": 3}");
+    let out = run(&dir.join("garbage.json"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("is not a msgscan baseline"),
+        "{}",
+        stderr(&out)
+    );
+
+    write(
+        &dir.join("future.json"),
+        "{\"msgscan_baseline\": 99, \"findings\": []}",
+    );
+    let out = run(&dir.join("future.json"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("format version 99"),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn rules_list_explain_family_and_suggest() {
     let out = msgscan().arg("rules").output().unwrap();
-    let list = String::from_utf8(out.stdout).unwrap();
+    let list = stdout(&out);
     assert!(list.lines().count() >= 8);
+    assert!(list.contains("celery-pickle-serializer"));
     let out = msgscan()
         .args(["rules", "node-emitter-async-listener"])
         .output()
         .unwrap();
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = stdout(&out);
     assert!(text.contains("https://nodejs.org/api/events.html#capture-rejections-of-promises"));
-    let out = msgscan().args(["rules", "no-such-rule"]).output().unwrap();
+    assert!(text.contains("Fix:"));
+    let out = msgscan().args(["rules", "node"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let family = stdout(&out);
+    assert!(family.lines().count() >= 3);
+    assert!(family.lines().all(|l| l.starts_with("node-")), "{family}");
+    let out = msgscan()
+        .args(["rules", "celery-pickle-serialiser"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        String::from_utf8(out.stderr)
-            .unwrap()
-            .contains("msgscan rules")
-    );
+    assert!(stderr(&out).contains("did you mean `celery-pickle-serializer`?"));
 }
 
 #[test]
-fn missing_path_is_a_usage_error() {
+fn missing_path_and_bad_flags_are_usage_errors() {
     let out = msgscan()
         .args(["scan", "/definitely/not/here"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        String::from_utf8(out.stderr)
-            .unwrap()
-            .contains("path not found")
+    assert!(stderr(&out).contains("path not found"));
+    let out = msgscan().args(["scan", "--no-such-flag"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = msgscan()
+        .args(["scan", "--format", "yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn version_and_help() {
+    let out = msgscan().arg("--version").output().unwrap();
+    assert_eq!(
+        stdout(&out).trim(),
+        format!("msgscan {}", env!("CARGO_PKG_VERSION"))
     );
+    let out = msgscan().args(["scan", "--help"]).output().unwrap();
+    let help = stdout(&out);
+    for flag in [
+        "--format",
+        "--output",
+        "--select",
+        "--ignore",
+        "--fail-on",
+        "--baseline",
+        "--write-baseline",
+        "--threads",
+        "--no-cache",
+        "--include-vendored",
+        "Examples:",
+    ] {
+        assert!(help.contains(flag), "{flag} missing from --help");
+    }
+}
+
+#[test]
+fn every_report_format_is_available_from_the_cli() {
+    let project = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fixtures/projects/flask-celery"
+    );
+    let run = |format: &str| {
+        let o = msgscan()
+            .args(["scan", project, "--format", format, "--fail-on", "never"])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{format}: {}", stderr(&o));
+        stdout(&o)
+    };
+    let sarif: serde_json::Value = serde_json::from_str(&run("sarif")).unwrap();
+    assert_eq!(sarif["version"], "2.1.0");
+    assert!(
+        !sarif["runs"][0]["tool"]["driver"]["rules"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert!(run("markdown").contains("## 8. Analyzer coverage"));
+    assert!(run("html").starts_with("<!DOCTYPE html>"));
+    let asyncapi: serde_json::Value = serde_json::from_str(&run("asyncapi")).unwrap();
+    assert_eq!(asyncapi["asyncapi"], "3.0.0");
+    let github = run("github");
+    assert!(github.lines().all(|l| l.starts_with("::")), "{github}");
+    assert!(github.contains("file=app/worker.py"), "{github}");
 }

@@ -129,6 +129,7 @@ pub fn human(report: &Report, options: HumanOptions, out: &mut dyn Write) -> io:
         by_file.entry(f.path.as_str()).or_default().push(f);
     }
     for (path, findings) in &by_file {
+        file_header(path, findings, options.color, out)?;
         let source = report.sources.get(*path).map(|s| sanitize(s));
         let index = source.as_deref().map(LineIndex::new);
         for f in findings {
@@ -184,6 +185,36 @@ pub fn human(report: &Report, options: HumanOptions, out: &mut dyn Write) -> io:
     summary(report, out)
 }
 
+/// `── path ── 2 findings (1 error, 1 warning)`: where a file's findings start.
+fn file_header(
+    path: &str,
+    findings: &[&Finding],
+    color: bool,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let mut counts: BTreeMap<Severity, usize> = BTreeMap::new();
+    for f in findings {
+        *counts.entry(f.severity).or_insert(0) += 1;
+    }
+    let parts: Vec<String> = Severity::ALL
+        .iter()
+        .filter_map(|s| counts.get(s).map(|n| format!("{n} {s}")))
+        .collect();
+    let n = findings.len();
+    let (bold, reset) = if color {
+        ("\u{1b}[1m", "\u{1b}[0m")
+    } else {
+        ("", "")
+    };
+    writeln!(
+        out,
+        "── {bold}{}{reset} ── {n} finding{} ({})\n",
+        sanitize(path),
+        if n == 1 { "" } else { "s" },
+        parts.join(", ")
+    )
+}
+
 fn summary(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     let files = &report.files;
     let langs: Vec<String> = files
@@ -230,12 +261,20 @@ fn summary(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         .iter()
         .map(|s| format!("{} {}", counts.get(s).copied().unwrap_or(0), s))
         .collect();
-    writeln!(
+    write!(
         out,
         "Findings: {} ({})",
         report.findings.len(),
         parts.join(", ")
     )?;
+    if report.suppressed > 0 {
+        write!(
+            out,
+            "; {} suppressed (inline or by a baseline)",
+            report.suppressed
+        )?;
+    }
+    writeln!(out)?;
     let cats: Vec<String> = report
         .scores
         .categories

@@ -9,8 +9,9 @@ use msgscan_lang::{FileParser, Language};
 use msgscan_report::FileError;
 use rayon::prelude::*;
 
-use crate::ScanOptions;
+use crate::cache::{Cache, Entry, content_hash};
 use crate::walk::WalkedFile;
+use crate::{Progress, ScanOptions};
 
 /// What became of one file.
 #[derive(Debug, Default)]
@@ -25,15 +26,24 @@ pub(crate) struct Outcome {
     pub error: Option<FileError>,
     /// Kept for snippets when the file has facts.
     pub source: Option<Arc<str>>,
+    /// What to keep in the fact cache for this file (a hit or a fresh analysis).
+    pub cache_entry: Option<Entry>,
+    pub cache_hit: bool,
 }
 
-pub(crate) fn analyze_all(files: &[WalkedFile], options: &ScanOptions) -> Vec<Outcome> {
+pub(crate) fn analyze_all(
+    files: &[WalkedFile],
+    options: &ScanOptions,
+    cache: Option<&Cache>,
+    progress: &dyn Progress,
+) -> Vec<Outcome> {
     files
         .par_iter()
         .map_init(
             || FileParser::new(options.parse_timeout),
             |parser, file| {
-                let run = catch_unwind(AssertUnwindSafe(|| analyze(parser, file, options)));
+                let run = catch_unwind(AssertUnwindSafe(|| analyze(parser, file, options, cache)));
+                progress.file_done();
                 run.unwrap_or_else(|panic| {
                     // Start the next file with fresh parsers: this one may be mid-parse.
                     *parser = FileParser::new(options.parse_timeout);
@@ -68,7 +78,12 @@ fn error(path: &str, kind: &str, message: String) -> FileError {
     }
 }
 
-fn analyze(parser: &mut FileParser, file: &WalkedFile, options: &ScanOptions) -> Outcome {
+fn analyze(
+    parser: &mut FileParser,
+    file: &WalkedFile,
+    options: &ScanOptions,
+    cache: Option<&Cache>,
+) -> Outcome {
     let mut out = Outcome {
         path: file.rel.clone(),
         ..Outcome::default()
@@ -103,6 +118,70 @@ fn analyze(parser: &mut FileParser, file: &WalkedFile, options: &ScanOptions) ->
             return out;
         }
     };
+    let Some(cache) = cache else {
+        analyze_content(parser, file, language, bytes, options, &mut out);
+        return out;
+    };
+    let hash = content_hash(&bytes);
+    if let Some(entry) = cache.get(&file.rel, &hash) {
+        out.skipped = entry.skipped.as_deref().and_then(static_reason);
+        if out.skipped.is_some() {
+            out.language = None;
+        }
+        out.read = entry.read;
+        out.parsed = entry.parsed;
+        out.error = entry.error.clone();
+        out.facts = entry.facts.clone();
+        if !out.facts.is_empty() {
+            // A hit was decoded once before, so this cannot fail; if it does, no snippet.
+            if let Ok(text) = String::from_utf8(bytes) {
+                out.source = Some(Arc::from(blank_bom(text)));
+            }
+        }
+        out.cache_entry = Some(entry.clone());
+        out.cache_hit = true;
+        return out;
+    }
+    analyze_content(parser, file, language, bytes, options, &mut out);
+    // Timeouts depend on the machine's load, not on the content: never cached.
+    if out.error.as_ref().is_none_or(|e| e.kind != "timeout") {
+        out.cache_entry = Some(Entry {
+            hash,
+            skipped: out.skipped.map(str::to_string),
+            read: out.read,
+            parsed: out.parsed,
+            error: out.error.clone(),
+            facts: out.facts.clone(),
+        });
+    }
+    out
+}
+
+fn static_reason(reason: &str) -> Option<&'static str> {
+    match reason {
+        "minified" => Some("minified"),
+        "unsupported" => Some("unsupported"),
+        _ => None,
+    }
+}
+
+/// A UTF-8 BOM is not code; blank it (same length, so offsets stay file offsets).
+fn blank_bom(text: String) -> String {
+    match text.strip_prefix('\u{feff}') {
+        Some(rest) => format!("   {rest}"),
+        None => text,
+    }
+}
+
+/// Everything that follows from the file's bytes alone.
+fn analyze_content(
+    parser: &mut FileParser,
+    file: &WalkedFile,
+    language: Language,
+    bytes: Vec<u8>,
+    options: &ScanOptions,
+    out: &mut Outcome,
+) {
     let sniff = &bytes[..bytes.len().min(8192)];
     if sniff.contains(&0) {
         out.error = Some(error(
@@ -110,7 +189,7 @@ fn analyze(parser: &mut FileParser, file: &WalkedFile, options: &ScanOptions) ->
             "binary",
             "binary content (NUL bytes); not analysed".into(),
         ));
-        return out;
+        return;
     }
     let text = match String::from_utf8(bytes) {
         Ok(t) => t,
@@ -123,28 +202,24 @@ fn analyze(parser: &mut FileParser, file: &WalkedFile, options: &ScanOptions) ->
                     e.utf8_error().valid_up_to()
                 ),
             ));
-            return out;
+            return;
         }
     };
-    // A UTF-8 BOM is not code; blank it (same length, so offsets stay file offsets).
-    let text = match text.strip_prefix('\u{feff}') {
-        Some(rest) => format!("   {rest}"),
-        None => text,
-    };
+    let text = blank_bom(text);
     if !options.include_vendored && language.is_js_family() && looks_minified(&text) {
         out.skipped = Some("minified");
         out.language = None;
-        return out;
+        return;
     }
     out.read = true;
     if !msgscan_detect::may_match(language, &text) {
-        return out;
+        return;
     }
     let parsed = match parser.parse(language, &text) {
         Ok(p) => p,
         Err(e) => {
             out.error = Some(error(&file.rel, "timeout", format!("{e}; not analysed")));
-            return out;
+            return;
         }
     };
     out.parsed = true;
@@ -167,7 +242,6 @@ fn analyze(parser: &mut FileParser, file: &WalkedFile, options: &ScanOptions) ->
     if !out.facts.is_empty() {
         out.source = Some(Arc::from(text));
     }
-    out
 }
 
 fn byte_of_point(text: &str, index: &msgscan_lang::LineIndex, p: msgscan_lang::Point) -> usize {

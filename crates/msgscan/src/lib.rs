@@ -40,7 +40,14 @@ pub use msgscan_report::{FileError, FileStats, Report, Tool};
 pub use msgscan_rulebook::{Finding, Rule, Rulebook, RulebookError, Scores, Severity};
 
 mod analyze;
+mod baseline;
+mod cache;
+mod select;
 mod walk;
+
+pub use baseline::{BASELINE_VERSION, Baseline, BaselineApplied, BaselineEntry, BaselineError};
+pub use cache::CACHE_DIR_NAME;
+pub use select::{SelectError, nearest, select_rules, selector_matches};
 
 /// Renderers of a [`Report`]: `human`, `json`, `sarif` (needs the rules, e.g.
 /// `scanner.rulebook().rules()`), `markdown` and `html` (the Messaging Architecture
@@ -68,6 +75,12 @@ pub struct ScanOptions {
     /// Paths are relative to this directory in the report. Default: the deepest directory
     /// that holds every path scanned.
     pub root: Option<PathBuf>,
+    /// Keep the facts of each file in this directory, keyed by the file's path and content
+    /// hash, the msgscan build and the options that change facts, and reuse them while the
+    /// file is unchanged. A relative path is relative to the scan root. `None` (the
+    /// default) analyses every file afresh. The CLI uses [`CACHE_DIR_NAME`] (at the scan
+    /// root). Rules are always judged afresh.
+    pub cache_dir: Option<PathBuf>,
 }
 
 impl Default for ScanOptions {
@@ -78,6 +91,7 @@ impl Default for ScanOptions {
             parse_timeout: Duration::from_secs(10),
             include_vendored: false,
             root: None,
+            cache_dir: None,
         }
     }
 }
@@ -99,6 +113,22 @@ pub enum ScanError {
     #[diagnostic(transparent)]
     Rulebook(#[from] Box<RulebookError>),
 }
+
+/// Hears how a scan advances (for a progress bar). Called from worker threads.
+pub trait Progress: Sync {
+    /// The files are known; `files` of them will be analysed.
+    fn start(&self, files: usize) {
+        let _ = files;
+    }
+    /// One file is done.
+    fn file_done(&self) {}
+}
+
+/// A [`Progress`] that ignores everything.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoProgress;
+
+impl Progress for NoProgress {}
 
 /// A configured scanner: options and a rulebook. Cheap to reuse for many scans.
 #[derive(Debug, Clone)]
@@ -127,16 +157,55 @@ impl Scanner {
         &self.options
     }
 
-    /// Scans directories (walked, honouring `.gitignore`) and files (taken as given, as
-    /// pre-commit passes them).
+    /// Scans directories (walked, honouring `.gitignore`) and files (taken as given).
     pub fn scan<P: AsRef<Path>>(&self, paths: &[P]) -> Result<Report, ScanError> {
+        self.scan_with_progress(paths, &NoProgress)
+    }
+
+    /// [`Scanner::scan`], telling `progress` how it advances.
+    pub fn scan_with_progress<P: AsRef<Path>>(
+        &self,
+        paths: &[P],
+        progress: &dyn Progress,
+    ) -> Result<Report, ScanError> {
         let paths: Vec<PathBuf> = paths.iter().map(|p| p.as_ref().to_path_buf()).collect();
-        for p in &paths {
+        self.run(&paths, None, progress)
+    }
+
+    /// Scans the whole `project` but reports only the findings located in `files` (as a
+    /// pre-commit hook does with the staged files): facts from every file of the project
+    /// still feed the topology and cross-file rules, so a change to one file is judged
+    /// against the rest of the project, and findings in files not given are left out (and
+    /// not scored). The `files` are analysed even when the walk would skip them
+    /// (git-ignored, hidden), unless vendored or minified. With a cache, the unchanged
+    /// rest of the project costs little more than hashing.
+    pub fn scan_changed<P: AsRef<Path>>(
+        &self,
+        project: &Path,
+        files: &[P],
+        progress: &dyn Progress,
+    ) -> Result<Report, ScanError> {
+        let files: Vec<PathBuf> = files.iter().map(|p| p.as_ref().to_path_buf()).collect();
+        for f in &files {
+            if std::fs::symlink_metadata(f).is_err() {
+                return Err(ScanError::PathNotFound(f.clone()));
+            }
+        }
+        self.run(&[project.to_path_buf()], Some(&files), progress)
+    }
+
+    fn run(
+        &self,
+        paths: &[PathBuf],
+        focus: Option<&[PathBuf]>,
+        progress: &dyn Progress,
+    ) -> Result<Report, ScanError> {
+        for p in paths {
             if std::fs::symlink_metadata(p).is_err() {
                 return Err(ScanError::PathNotFound(p.clone()));
             }
         }
-        let root = self.root_for(&paths);
+        let root = self.root_for(paths);
         let threads = self.options.threads.unwrap_or(0);
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
@@ -145,9 +214,42 @@ impl Scanner {
                 threads,
                 message: e.to_string(),
             })?;
-        let walked = walk::collect(&paths, &root, &self.options);
-        let outcomes = pool.install(|| analyze::analyze_all(&walked.files, &self.options));
-        Ok(self.assemble(root, walked, outcomes))
+        let mut walked = walk::collect(paths, &root, &self.options);
+        let focus_rel: Option<std::collections::BTreeSet<String>> = focus.map(|files| {
+            let extra = walk::collect(files, &root, &self.options);
+            let rels = extra.files.iter().map(|f| f.rel.clone()).collect();
+            walk::merge(&mut walked, extra);
+            rels
+        });
+        let cache = self
+            .options
+            .cache_dir
+            .as_ref()
+            .map(|dir| cache::Cache::open(&root.join(dir), &self.options));
+        progress.start(walked.files.len());
+        let outcomes = pool.install(|| {
+            analyze::analyze_all(&walked.files, &self.options, cache.as_ref(), progress)
+        });
+        if let Some(cache) = cache {
+            let entries = outcomes
+                .iter()
+                .filter_map(|o| o.cache_entry.clone().map(|e| (o.path.clone(), e)))
+                .collect();
+            // Entries of files outside this scan are kept unless the scan covered the
+            // whole root.
+            let complete = paths.iter().any(|p| p.is_dir() && *p == root);
+            cache.store(entries, complete);
+        }
+        let mut report = self.assemble(root, walked, outcomes);
+        if let Some(keep) = focus_rel {
+            report.findings.retain(|f| keep.contains(&f.path));
+            report.scores = msgscan_rulebook::score(&report.findings);
+            let findings = &report.findings;
+            report
+                .sources
+                .retain(|path, _| findings.iter().any(|f| &f.path == path));
+        }
+        Ok(report)
     }
 
     fn root_for(&self, paths: &[PathBuf]) -> PathBuf {

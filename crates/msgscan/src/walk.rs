@@ -173,3 +173,24 @@ fn err_path(err: &ignore::Error) -> Option<&Path> {
         _ => None,
     }
 }
+
+/// Adds the files of `extra` not already in `into` (same relative path), keeping the
+/// order sorted. Skip counts of `extra` are not added: its files were counted by the walk.
+pub(crate) fn merge(into: &mut Walked, extra: Walked) {
+    let known: std::collections::BTreeSet<String> =
+        into.files.iter().map(|f| f.rel.clone()).collect();
+    let mut added = false;
+    for f in extra.files {
+        if !known.contains(&f.rel) {
+            into.files.push(f);
+            added = true;
+        }
+    }
+    if added {
+        into.files.sort_by(|a, b| a.abs.cmp(&b.abs));
+    }
+    into.errors.extend(extra.errors);
+    into.errors
+        .sort_by(|a, b| (&a.path, &a.kind, &a.message).cmp(&(&b.path, &b.kind, &b.message)));
+    into.errors.dedup();
+}

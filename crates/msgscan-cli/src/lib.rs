@@ -1,0 +1,285 @@
+//! The `msgscan` command line: argument parsing, settings, output and exit codes around the
+//! `msgscan` library. Only this crate prints or exits.
+//!
+//! It is a library as well as a binary so that the repository's root package can build the
+//! pre-commit hook's `msgscan-hook` binary from the same code (pre-commit runs
+//! `cargo install --path .` at the repository root, which needs a package there).
+#![allow(clippy::print_stdout, clippy::print_stderr, clippy::exit)]
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Parser;
+use msgscan::{Baseline, Report, Rulebook, ScanOptions, Scanner};
+
+pub mod args;
+pub mod output;
+mod progress;
+pub mod settings;
+
+use args::{Cli, Command, HookArgs, ScanArgs};
+use settings::Settings;
+
+/// Exit code for usage, configuration and rulebook errors.
+const USAGE_ERROR: u8 = 2;
+
+/// `msgscan ...`
+pub fn main() -> ExitCode {
+    run(Cli::parse())
+}
+
+/// `msgscan-hook FILES...`: the same as `msgscan hook FILES...`.
+pub fn hook_main() -> ExitCode {
+    let mut argv = std::env::args_os();
+    let _program = argv.next();
+    let args = ["msgscan".into(), "hook".into()].into_iter().chain(argv);
+    run(Cli::parse_from(args))
+}
+
+fn run(cli: Cli) -> ExitCode {
+    let result = match cli.command {
+        Command::Scan(args) => scan(args),
+        Command::Hook(args) => hook(args),
+        Command::Rules { id } => rules(id.as_deref()),
+    };
+    result.unwrap_or_else(|code| code)
+}
+
+/// Prints a diagnostic for an error the user can act on and gives the usage exit code.
+fn usage_error(e: impl miette::Diagnostic + Send + Sync + 'static) -> ExitCode {
+    eprintln!("{:?}", miette::Report::new(e));
+    ExitCode::from(USAGE_ERROR)
+}
+
+fn scanner(settings: &Settings) -> Result<Scanner, ExitCode> {
+    let mut book = Rulebook::builtin().map_err(|e| {
+        eprintln!("{:?}", miette::Report::new_boxed(e));
+        ExitCode::from(USAGE_ERROR)
+    })?;
+    msgscan::select_rules(&mut book, &settings.select, &settings.ignore).map_err(usage_error)?;
+    let options = ScanOptions {
+        threads: settings.threads,
+        include_vendored: settings.include_vendored,
+        // Relative: at the scan root.
+        cache_dir: settings
+            .cache
+            .then(|| PathBuf::from(msgscan::CACHE_DIR_NAME)),
+        ..ScanOptions::default()
+    };
+    Ok(Scanner::with_rulebook(options, book))
+}
+
+fn load_baseline(settings: &Settings) -> Result<Option<Baseline>, ExitCode> {
+    settings
+        .baseline
+        .as_deref()
+        .map(Baseline::load)
+        .transpose()
+        .map_err(usage_error)
+}
+
+fn scan(args: ScanArgs) -> Result<ExitCode, ExitCode> {
+    let settings = Settings::resolve(&args.common);
+    let scanner = scanner(&settings)?;
+    let baseline = load_baseline(&settings)?;
+    let paths = if args.paths.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        args.paths
+    };
+    let mut report = with_progress(&settings, |p| scanner.scan_with_progress(&paths, p))?;
+    if let Some(path) = &args.write_baseline {
+        let written = Baseline::from_findings(&report.findings);
+        written.save(path).map_err(usage_error)?;
+        let applied = written.apply(&mut report);
+        eprintln!(
+            "msgscan: wrote {} finding(s) to the baseline {}; scan with `--baseline {}` to report only new findings",
+            applied.hidden,
+            path.display(),
+            path.display()
+        );
+    }
+    finish(
+        &settings,
+        scanner.rulebook().rules(),
+        baseline.as_ref(),
+        report,
+    )
+}
+
+fn hook(args: HookArgs) -> Result<ExitCode, ExitCode> {
+    let settings = Settings::resolve(&args.common);
+    let scanner = scanner(&settings)?;
+    let baseline = load_baseline(&settings)?;
+    let cwd = std::env::current_dir().map_err(|e| {
+        eprintln!("error: cannot read the current directory: {e}");
+        ExitCode::from(USAGE_ERROR)
+    })?;
+    let project = match &args.project {
+        Some(p) => cwd.join(p),
+        None => git_root(&cwd).unwrap_or_else(|| cwd.clone()),
+    };
+    // Absolute paths on both sides, so the files' paths relative to the project agree
+    // with the walk's whatever the current directory.
+    let project = project
+        .canonicalize()
+        .map_err(|_| usage_error(msgscan::ScanError::PathNotFound(project.clone())))?;
+    let mut files = Vec::with_capacity(args.files.len());
+    for f in &args.files {
+        let abs = cwd.join(f);
+        let abs = abs
+            .canonicalize()
+            .map_err(|_| usage_error(msgscan::ScanError::PathNotFound(f.clone())))?;
+        if !abs.starts_with(&project) {
+            eprintln!(
+                "error: {} is outside the project {}\n  help: run the hook from the repository, or pass `--project DIR`",
+                f.display(),
+                project.display()
+            );
+            return Err(ExitCode::from(USAGE_ERROR));
+        }
+        files.push(abs);
+    }
+    let report = with_progress(&settings, |p| scanner.scan_changed(&project, &files, p))?;
+    let scanned = report.files.scanned;
+    let code = finish(
+        &settings,
+        scanner.rulebook().rules(),
+        baseline.as_ref(),
+        report,
+    );
+    if settings.format == args::Format::Human {
+        eprintln!(
+            "msgscan: judged {} given file(s) in the context of the {} files of {}",
+            files.len(),
+            scanned,
+            project.display()
+        );
+    }
+    code
+}
+
+/// The nearest enclosing directory with a `.git` (directory, or file for worktrees).
+fn git_root(start: &Path) -> Option<PathBuf> {
+    start
+        .ancestors()
+        .find(|d| d.join(".git").exists())
+        .map(Path::to_path_buf)
+}
+
+fn with_progress(
+    settings: &Settings,
+    scan: impl FnOnce(&dyn msgscan::Progress) -> Result<Report, msgscan::ScanError>,
+) -> Result<Report, ExitCode> {
+    let result = if output::progress_allowed(settings.format) {
+        let bar = progress::Bar::new();
+        let r = scan(&bar);
+        bar.finish();
+        r
+    } else {
+        scan(&msgscan::NoProgress)
+    };
+    result.map_err(usage_error)
+}
+
+/// Applies the baseline, writes the report and decides the exit code.
+fn finish(
+    settings: &Settings,
+    rules: &[msgscan::Rule],
+    baseline: Option<&Baseline>,
+    mut report: Report,
+) -> Result<ExitCode, ExitCode> {
+    if let (Some(b), Some(path)) = (baseline, &settings.baseline) {
+        let applied = b.apply(&mut report);
+        if applied.stale > 0 {
+            eprintln!(
+                "msgscan: {} entr{} of the baseline {} matched no finding (fixed, or the message changed); `--write-baseline` refreshes it",
+                applied.stale,
+                if applied.stale == 1 { "y" } else { "ies" },
+                path.display()
+            );
+        }
+    }
+    let written = match &settings.output {
+        Some(path) => {
+            let file = std::fs::File::create(path).map_err(|e| {
+                eprintln!(
+                    "error: cannot write the report to {}: {e}\n  help: check that the directory exists and is writable",
+                    path.display()
+                );
+                ExitCode::from(USAGE_ERROR)
+            })?;
+            let mut out = std::io::BufWriter::new(file);
+            let color = output::use_color(false);
+            output::render(&report, rules, settings.format, color, &mut out)
+                .and_then(|()| out.flush())
+        }
+        None => {
+            let stdout = std::io::stdout();
+            let color = output::use_color(stdout.is_terminal());
+            let mut out = stdout.lock();
+            output::render(&report, rules, settings.format, color, &mut out)
+                .and_then(|()| out.flush())
+        }
+    };
+    if let Err(e) = written {
+        // A closed pipe (`msgscan scan | head`) is not worth a message.
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("error: cannot write the report: {e}");
+        }
+        return Err(ExitCode::from(USAGE_ERROR));
+    }
+    let failed = settings
+        .fail_on
+        .threshold()
+        .is_some_and(|t| report.has_findings_at_least(t));
+    Ok(ExitCode::from(u8::from(failed)))
+}
+
+fn rules(id: Option<&str>) -> Result<ExitCode, ExitCode> {
+    let book = Rulebook::builtin().map_err(|e| {
+        eprintln!("{:?}", miette::Report::new_boxed(e));
+        ExitCode::from(USAGE_ERROR)
+    })?;
+    let list = |rules: &mut dyn Iterator<Item = &msgscan::Rule>| {
+        for r in rules {
+            println!(
+                "{:<40} {:<8} {:<20} {}",
+                r.id, r.severity, r.category, r.title
+            );
+        }
+    };
+    let Some(id) = id else {
+        list(&mut book.rules().iter());
+        return Ok(ExitCode::SUCCESS);
+    };
+    if let Some(r) = book.rule(id) {
+        println!("{} ({}, {})\n", r.id, r.severity, r.category);
+        println!("{}\n\n{}\n\nFix: {}\n", r.title, r.why, r.fix);
+        println!("Example:\n{}\nInstead:\n{}", r.example_bad, r.example_good);
+        println!("Languages: {}", r.languages.join(", "));
+        println!("Docs: {}\nReferences:", r.docs_url());
+        for reference in &r.references {
+            println!("  {reference}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let family: Vec<&msgscan::Rule> = book
+        .rules()
+        .iter()
+        .filter(|r| msgscan::selector_matches(id, &r.id))
+        .collect();
+    if !family.is_empty() {
+        list(&mut family.into_iter());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let near = msgscan::nearest(id, book.rules().iter().map(|r| r.id.as_str()));
+    match near {
+        Some(n) => eprintln!(
+            "error: unknown rule `{id}`\n  help: did you mean `{n}`? `msgscan rules` lists them"
+        ),
+        None => eprintln!("error: unknown rule `{id}`\n  help: `msgscan rules` lists them"),
+    }
+    Err(ExitCode::from(USAGE_ERROR))
+}
