@@ -7,6 +7,7 @@ use std::sync::Arc;
 use msgscan_detect::Fact;
 use msgscan_lang::{FileParser, Language};
 use msgscan_report::FileError;
+use msgscan_rulebook::{Finding, Rulebook};
 use rayon::prelude::*;
 
 use crate::ScanOptions;
@@ -22,18 +23,27 @@ pub(crate) struct Outcome {
     pub parsed: bool,
     pub skipped: Option<&'static str>,
     pub facts: Vec<Fact>,
+    /// Findings of query rules (run while the tree is alive).
+    pub findings: Vec<Finding>,
+    pub suppressions: Vec<crate::suppress::Suppression>,
     pub error: Option<FileError>,
     /// Kept for snippets when the file has facts.
     pub source: Option<Arc<str>>,
 }
 
-pub(crate) fn analyze_all(files: &[WalkedFile], options: &ScanOptions) -> Vec<Outcome> {
+pub(crate) fn analyze_all(
+    files: &[WalkedFile],
+    options: &ScanOptions,
+    rulebook: &Rulebook,
+) -> Vec<Outcome> {
     files
         .par_iter()
         .map_init(
             || FileParser::new(options.parse_timeout),
             |parser, file| {
-                let run = catch_unwind(AssertUnwindSafe(|| analyze(parser, file, options)));
+                let run = catch_unwind(AssertUnwindSafe(|| {
+                    analyze(parser, file, options, rulebook)
+                }));
                 run.unwrap_or_else(|panic| {
                     // Start the next file with fresh parsers: this one may be mid-parse.
                     *parser = FileParser::new(options.parse_timeout);
@@ -68,7 +78,12 @@ fn error(path: &str, kind: &str, message: String) -> FileError {
     }
 }
 
-fn analyze(parser: &mut FileParser, file: &WalkedFile, options: &ScanOptions) -> Outcome {
+fn analyze(
+    parser: &mut FileParser,
+    file: &WalkedFile,
+    options: &ScanOptions,
+    rulebook: &Rulebook,
+) -> Outcome {
     let mut out = Outcome {
         path: file.rel.clone(),
         ..Outcome::default()
@@ -137,7 +152,15 @@ fn analyze(parser: &mut FileParser, file: &WalkedFile, options: &ScanOptions) ->
         return out;
     }
     out.read = true;
-    if !msgscan_detect::may_match(language, &text) {
+    if options.suppressions {
+        out.suppressions = crate::suppress::parse(&text);
+    }
+    let detect = msgscan_detect::may_match(language, &text);
+    let query = rulebook.queries_may_match(language, &text);
+    if !detect && !query {
+        if !out.suppressions.is_empty() {
+            out.source = Some(Arc::from(text));
+        }
         return out;
     }
     let parsed = match parser.parse(language, &text) {
@@ -162,9 +185,14 @@ fn analyze(parser: &mut FileParser, file: &WalkedFile, options: &ScanOptions) ->
             column: Some(lc.column),
         });
     }
-    out.facts = msgscan_detect::detect(&file.rel, &text, &parsed);
+    if detect {
+        out.facts = msgscan_detect::detect(&file.rel, &text, &parsed);
+    }
+    if query {
+        out.findings = rulebook.run_queries(language, &file.rel, &text, &parsed.tree);
+    }
     drop(parsed);
-    if !out.facts.is_empty() {
+    if !out.facts.is_empty() || !out.findings.is_empty() || !out.suppressions.is_empty() {
         out.source = Some(Arc::from(text));
     }
     out
