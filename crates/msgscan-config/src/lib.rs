@@ -69,7 +69,12 @@ impl ConfigError {
         match self {
             ConfigError::Invalid(e) => {
                 let text = e.source_code.inner();
-                Some(text[..e.span.offset().min(text.len())].matches('\n').count() + 1)
+                Some(
+                    text[..e.span.offset().min(text.len())]
+                        .matches('\n')
+                        .count()
+                        + 1,
+                )
             }
             _ => None,
         }
@@ -158,16 +163,18 @@ fn best(patterns: &[String], id: &str) -> Option<usize> {
 
 impl Selection {
     /// Whether the selection turns `id` on (`Some(true)`), off (`Some(false)`) or says
-    /// nothing about it. The most specific pattern wins; `ignore` wins a tie.
-    fn decide(&self, id: &str, default_all: bool) -> Option<bool> {
+    /// nothing about it. The most specific pattern wins; `ignore` wins a tie. At the top
+    /// level (`top`), no `select` means every rule, and a rule `select` does not name is off;
+    /// in an override, a rule neither list names keeps its top-level state.
+    fn decide(&self, id: &str, top: bool) -> Option<bool> {
         let sel = match &self.select {
             Some(s) => best(s, id),
-            None if default_all => Some(0),
+            None if top => Some(0),
             None => None,
         };
         let ign = best(&self.ignore, id);
         match (sel, ign) {
-            (None, None) => None,
+            (None, None) => top.then_some(false),
             (Some(_), None) => Some(true),
             (None, Some(_)) => Some(false),
             (Some(s), Some(i)) => Some(s > i),

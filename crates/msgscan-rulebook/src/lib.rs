@@ -17,6 +17,7 @@ use serde_json::Value;
 
 mod compile;
 mod cond;
+pub mod docs;
 mod error;
 mod judge;
 mod model;
