@@ -256,11 +256,15 @@ pub(crate) fn compile(file: &str, text: &str, raw: Spanned<model::RawRule>) -> R
         };
         let producer = side(c.producer)?;
         let consumer = side(c.consumer)?;
+        let producer_unless = side(c.producer_unless)?;
+        let consumer_unless = side(c.consumer_unless)?;
         channel = Some(ChannelMatch {
             conditions: compile_when(&cx, &c.when, Subject::Channel)?,
             at,
             producer,
             consumer,
+            producer_unless,
+            consumer_unless,
             unless: compile_exists(&cx, c.unless_exists, Subject::Channel, "unless-exists")?,
             requires: compile_exists(&cx, c.if_exists, Subject::Channel, "if-exists")?,
         });

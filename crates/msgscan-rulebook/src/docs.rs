@@ -144,6 +144,22 @@ fn selection(rule: &Rule) -> String {
                 where_(&c.conditions)
             );
         }
+        if let Some(p) = &ch.producer_unless {
+            let _ = writeln!(
+                s,
+                "- no producer is a `{}` fact{}",
+                p.kind,
+                where_(&p.conditions)
+            );
+        }
+        if let Some(c) = &ch.consumer_unless {
+            let _ = writeln!(
+                s,
+                "- no consumer is a `{}` fact{}",
+                c.kind,
+                where_(&c.conditions)
+            );
+        }
         for e in &ch.requires {
             let _ = writeln!(s, "- and the project has {}", exists(e, "channel"));
         }

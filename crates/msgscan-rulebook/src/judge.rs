@@ -208,6 +208,18 @@ fn judge_channels(
                 .filter(|f| side.is_none_or(|s| s.selects(f)))
                 .min_by(|a, b| a.sort_key().cmp(&b.sort_key()))
         };
+        let any = |ids: &[String], side: Option<&crate::SideMatch>| {
+            side.is_some_and(|s| {
+                ids.iter()
+                    .filter_map(|id| by_id.get(id.as_str()))
+                    .any(|f| s.selects(f))
+            })
+        };
+        if any(&ch.producers, m.producer_unless.as_ref())
+            || any(&ch.consumers, m.consumer_unless.as_ref())
+        {
+            continue;
+        }
         let producer = first(&ch.producers, m.producer.as_ref());
         let consumer = first(&ch.consumers, m.consumer.as_ref());
         if (m.producer.is_some() && producer.is_none())

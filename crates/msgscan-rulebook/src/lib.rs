@@ -178,6 +178,10 @@ pub struct ChannelMatch {
     pub producer: Option<SideMatch>,
     /// Some consumer must be a fact of this kind passing these conditions.
     pub consumer: Option<SideMatch>,
+    /// No producer may be a fact of this kind passing these conditions.
+    pub producer_unless: Option<SideMatch>,
+    /// No consumer may be a fact of this kind passing these conditions.
+    pub consumer_unless: Option<SideMatch>,
     pub unless: Vec<Exists>,
     pub requires: Vec<Exists>,
 }

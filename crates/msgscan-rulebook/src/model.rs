@@ -79,6 +79,12 @@ pub(crate) struct RawChannel {
     /// The same for consumers.
     #[serde(default)]
     pub consumer: Option<RawSide>,
+    /// The channel is skipped if one of its producers matches.
+    #[serde(default)]
+    pub producer_unless: Option<RawSide>,
+    /// The channel is skipped if one of its consumers matches.
+    #[serde(default)]
+    pub consumer_unless: Option<RawSide>,
     #[serde(default)]
     pub unless_exists: Vec<Spanned<RawExists>>,
     #[serde(default)]
