@@ -219,3 +219,61 @@ fn rule_docs_are_not_stale() {
         }
     }
 }
+
+/// Several query rules of one language run as one combined query; each match is
+/// attributed to its own rule, needles gate rules per file, and placeholders are filled.
+#[test]
+fn combined_queries_attribute_matches_to_their_rules() {
+    let mut book = Rulebook::default();
+    let rule = |id: &str, message: &str, extra: &str| {
+        format!(
+            "[[rule]]\nid = \"{id}\"\ntitle = \"t\"\ncategory = \"correctness\"\nseverity = \"info\"\nwhy = \"w\"\nfix = \"f\"\nreferences = [\"https://example.com/\"]\nlanguages = [\"python\"]\nmessage = \"{message}\"\n{extra}\n[rule.example]\nbad = \"b\"\ngood = \"g\"\n"
+        )
+    };
+    let text = [
+        rule(
+            "q-sleep",
+            "{match} sleeps",
+            "needles = [\"sleep\"]\nquery = '''\n; a comment first\n(call function: (attribute attribute: (identifier) @f (#eq? @f \"sleep\"))) @match\n'''",
+        ),
+        rule(
+            "q-print",
+            "prints {arg}",
+            "query = '''\n(call function: (identifier) @f (#eq? @f \"print\") arguments: (argument_list (string) @arg)) @match\n(call function: (identifier) @f (#eq? @f \"pprint\")) @match\n'''",
+        ),
+        rule(
+            "q-absent",
+            "never",
+            "needles = [\"no_such_token\"]\nquery = '''(call) @match'''",
+        ),
+    ]
+    .concat();
+    book.load("q.toml", &text).unwrap();
+    let source = "import time\nprint('hi')\ntime.sleep(1)\npprint(x)\n";
+    let mut parser = msgscan_lang::FileParser::new(std::time::Duration::from_secs(5));
+    let parsed = parser.parse(msgscan_lang::Language::Python, source).unwrap();
+    let lang = msgscan_lang::Language::Python;
+    assert!(book.queries_may_match(lang, source));
+    let found: Vec<(String, u32, u32, String)> = book
+        .run_queries(lang, "a.py", source, &parsed.tree)
+        .into_iter()
+        .map(|f| (f.rule, f.line, f.column, f.message))
+        .collect();
+    assert_eq!(
+        found,
+        vec![
+            ("q-print".into(), 2, 1, "prints 'hi'".into()),
+            ("q-sleep".into(), 3, 1, "time.sleep(1) sleeps".into()),
+            ("q-print".into(), 4, 1, "prints ?".into()),
+        ]
+    );
+    // Without any needle of `q-sleep` and `q-absent`, `q-print` (no needles) still runs.
+    let other = "print('x')\n";
+    let parsed = parser.parse(lang, other).unwrap();
+    let rules: Vec<String> = book
+        .run_queries(lang, "b.py", other, &parsed.tree)
+        .into_iter()
+        .map(|f| f.rule)
+        .collect();
+    assert_eq!(rules, vec!["q-print".to_string()]);
+}
