@@ -251,7 +251,9 @@ fn combined_queries_attribute_matches_to_their_rules() {
     book.load("q.toml", &text).unwrap();
     let source = "import time\nprint('hi')\ntime.sleep(1)\npprint(x)\n";
     let mut parser = msgscan_lang::FileParser::new(std::time::Duration::from_secs(5));
-    let parsed = parser.parse(msgscan_lang::Language::Python, source).unwrap();
+    let parsed = parser
+        .parse(msgscan_lang::Language::Python, source)
+        .unwrap();
     let lang = msgscan_lang::Language::Python;
     assert!(book.queries_may_match(lang, source));
     let found: Vec<(String, u32, u32, String)> = book
