@@ -96,6 +96,10 @@ pub struct CommonArgs {
     /// Report only the findings not in this baseline file.
     #[arg(long, value_name = "FILE")]
     pub baseline: Option<PathBuf>,
+    /// Project configuration file (default: `msgscan.toml`, `.msgscan.toml` or
+    /// `[tool.msgscan]` in `pyproject.toml`, found upward from the scan root).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Worker threads [default: all cores].
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,

@@ -18,7 +18,7 @@ pub mod output;
 mod progress;
 pub mod settings;
 
-use args::{Cli, Command, HookArgs, ScanArgs};
+use args::{Cli, Command, FailOn, HookArgs, ScanArgs};
 use settings::Settings;
 
 /// Exit code for usage, configuration and rulebook errors.
@@ -52,11 +52,23 @@ fn usage_error(e: impl miette::Diagnostic + Send + Sync + 'static) -> ExitCode {
     ExitCode::from(USAGE_ERROR)
 }
 
-fn scanner(settings: &Settings) -> Result<Scanner, ExitCode> {
-    let mut book = Rulebook::builtin().map_err(|e| {
-        eprintln!("{:?}", miette::Report::new_boxed(e));
-        ExitCode::from(USAGE_ERROR)
-    })?;
+/// The scanner for a scan rooted at `root`: the project configuration (`--config`, or the
+/// file found upward from `root`), then the command line on top of it.
+fn scanner(settings: &mut Settings, root: &Path) -> Result<Scanner, ExitCode> {
+    let project = match &settings.config {
+        Some(path) => msgscan::Settings::load(path),
+        None => msgscan_config::load_for(root),
+    }
+    .map_err(usage_error)?;
+    if !settings.fail_on_flag {
+        settings.fail_on = match project.fail_on {
+            msgscan_config::FailOn::Error => FailOn::Error,
+            msgscan_config::FailOn::Warning => FailOn::Warning,
+            msgscan_config::FailOn::Info => FailOn::Info,
+            msgscan_config::FailOn::Never => FailOn::Never,
+        };
+    }
+    let mut book = project.rulebook().map_err(usage_error)?;
     msgscan::select_rules(&mut book, &settings.select, &settings.ignore).map_err(usage_error)?;
     let options = ScanOptions {
         threads: settings.threads,
@@ -65,6 +77,7 @@ fn scanner(settings: &Settings) -> Result<Scanner, ExitCode> {
         cache_dir: settings
             .cache
             .then(|| PathBuf::from(msgscan::CACHE_DIR_NAME)),
+        settings: project,
         ..ScanOptions::default()
     };
     Ok(Scanner::with_rulebook(options, book))
@@ -80,14 +93,25 @@ fn load_baseline(settings: &Settings) -> Result<Option<Baseline>, ExitCode> {
 }
 
 fn scan(args: ScanArgs) -> Result<ExitCode, ExitCode> {
-    let settings = Settings::resolve(&args.common);
-    let scanner = scanner(&settings)?;
-    let baseline = load_baseline(&settings)?;
+    let mut settings = Settings::resolve(&args.common);
     let paths = if args.paths.is_empty() {
         vec![PathBuf::from(".")]
     } else {
         args.paths
     };
+    let root = paths
+        .iter()
+        .find(|p| p.is_dir())
+        .cloned()
+        .or_else(|| {
+            paths
+                .first()
+                .and_then(|p| p.parent())
+                .map(Path::to_path_buf)
+        })
+        .unwrap_or_else(|| PathBuf::from("."));
+    let scanner = scanner(&mut settings, &root)?;
+    let baseline = load_baseline(&settings)?;
     let mut report = with_progress(&settings, |p| scanner.scan_with_progress(&paths, p))?;
     if let Some(path) = &args.write_baseline {
         let written = Baseline::from_findings(&report.findings);
@@ -109,9 +133,7 @@ fn scan(args: ScanArgs) -> Result<ExitCode, ExitCode> {
 }
 
 fn hook(args: HookArgs) -> Result<ExitCode, ExitCode> {
-    let settings = Settings::resolve(&args.common);
-    let scanner = scanner(&settings)?;
-    let baseline = load_baseline(&settings)?;
+    let mut settings = Settings::resolve(&args.common);
     let cwd = std::env::current_dir().map_err(|e| {
         eprintln!("error: cannot read the current directory: {e}");
         ExitCode::from(USAGE_ERROR)
@@ -125,6 +147,8 @@ fn hook(args: HookArgs) -> Result<ExitCode, ExitCode> {
     let project = project
         .canonicalize()
         .map_err(|_| usage_error(msgscan::ScanError::PathNotFound(project.clone())))?;
+    let scanner = scanner(&mut settings, &project)?;
+    let baseline = load_baseline(&settings)?;
     let mut files = Vec::with_capacity(args.files.len());
     for f in &args.files {
         let abs = cwd.join(f);

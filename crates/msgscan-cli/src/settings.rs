@@ -1,8 +1,9 @@
 //! What a scan will do, resolved from built-in defaults and the command line.
 //!
-//! Precedence (DESIGN): command line > project configuration > defaults. The project
-//! configuration (`msgscan.toml`) is not wired yet; it fills a [`Settings`] between
-//! [`Settings::default`] and [`Settings::apply_flags`].
+//! Precedence (DESIGN): command line > project configuration (`msgscan.toml`, read by
+//! `msgscan_config`) > defaults. The project file's rule selection, severities,
+//! include/exclude and overrides travel in `ScanOptions::settings`; the command line's
+//! `--select`/`--ignore` then narrow the rulebook, and `--fail-on` replaces its `fail-on`.
 
 use std::path::PathBuf;
 
@@ -15,7 +16,10 @@ pub struct Settings {
     pub select: Vec<String>,
     pub ignore: Vec<String>,
     pub fail_on: FailOn,
+    /// `--fail-on` was given (it outranks the project file's `fail-on`).
+    pub fail_on_flag: bool,
     pub baseline: Option<PathBuf>,
+    pub config: Option<PathBuf>,
     pub threads: Option<usize>,
     pub cache: bool,
     pub include_vendored: bool,
@@ -29,7 +33,9 @@ impl Default for Settings {
             select: Vec::new(),
             ignore: Vec::new(),
             fail_on: FailOn::Error,
+            fail_on_flag: false,
             baseline: None,
+            config: None,
             threads: None,
             cache: true,
             include_vendored: false,
@@ -61,6 +67,10 @@ impl Settings {
         }
         if let Some(fail_on) = f.fail_on {
             self.fail_on = fail_on;
+            self.fail_on_flag = true;
+        }
+        if f.config.is_some() {
+            self.config.clone_from(&f.config);
         }
         if f.baseline.is_some() {
             self.baseline.clone_from(&f.baseline);

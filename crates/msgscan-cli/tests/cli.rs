@@ -431,3 +431,52 @@ fn every_report_format_is_available_from_the_cli() {
     assert!(github.lines().all(|l| l.starts_with("::")), "{github}");
     assert!(github.contains("file=app/worker.py"), "{github}");
 }
+
+#[test]
+fn project_configuration_is_read_and_the_command_line_outranks_it() {
+    let dir = temp_dir("config");
+    write(
+        &dir.join("tasks.py"),
+        "from celery import shared_task\n\n@shared_task(max_retries=None)\ndef sync(a):\n    return a\n\n@shared_task(serializer='pickle')\ndef render(r):\n    return r\n",
+    );
+    let scan = |extra: &[&str]| {
+        let mut c = msgscan();
+        c.args(["scan", "--format", "json", "--no-cache"])
+            .arg(&dir)
+            .args(extra);
+        c.output().unwrap()
+    };
+    let rules = |o: &std::process::Output| -> Vec<String> {
+        findings(&json(o))
+            .into_iter()
+            .map(|(rule, _, _)| rule)
+            .collect()
+    };
+    // No configuration: both rules fire; the pickle error fails the scan.
+    let o = scan(&[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(rules(&o).len(), 2);
+    // The project file turns one rule off and never fails...
+    write(
+        &dir.join("msgscan.toml"),
+        "ignore = [\"celery-task-pickle-serializer\"]\nfail-on = \"never\"\n",
+    );
+    let o = scan(&[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(rules(&o), ["celery-unbounded-retries"]);
+    // ...and `--fail-on` on the command line outranks its `fail-on`.
+    let o = scan(&["--fail-on", "warning"]);
+    assert_eq!(o.status.code(), Some(1));
+    // A file given with --config replaces discovery; an unknown key is a usage error with
+    // a suggestion.
+    let bad = dir.join("bad.toml");
+    write(&bad, "ignor = [\"x\"]\n");
+    let o = scan(&["--config", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("did you mean `ignore`?"),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

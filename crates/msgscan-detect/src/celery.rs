@@ -80,6 +80,7 @@ pub(crate) const KINDS: &[KindSpec] = &[
         attrs: attrs! {
             "method": String = "`delay`, `apply_async`, `delay_on_commit`, `send_task`, `s`, `si`, `signature`, `chain`, `group`, `chord`, `pipe`",
             "target": String = "the receiver as written (`add`, `tasks.add`) or the task name string",
+            "literal": Bool = "`send_task` / `signature`: the task name is a string literal (not an expression)",
             "in_task": Bool = "the call is inside a task body",
             "countdown": Value = "`countdown=`",
             "eta": Value = "`eta=`",
@@ -606,6 +607,10 @@ impl CeleryVisitor {
                         .fact("celery_call", TRANSPORT, Role::Producer, node)
                         .name_opt(target.clone())
                         .attr("method", method)
+                        .attr_opt(
+                            "literal",
+                            (method == "signature").then_some(target.is_some()),
+                        )
                         .attr_opt("target", target)
                         .attr("in_task", in_task);
                     cx.emit(fact);
@@ -714,11 +719,14 @@ impl CeleryVisitor {
                 cx.emit(fact);
             }
             "delay" | "apply_async" | "delay_on_commit" | "s" | "si" | "send_task" => {
+                let mut literal = None;
                 let target = if method == "send_task" {
                     let Some(first) = py::positional(node).into_iter().next() else {
                         return;
                     };
-                    py::string_value(first, cx).unwrap_or_else(|| cx.text(first).to_string())
+                    let value = py::string_value(first, cx);
+                    literal = Some(value.is_some());
+                    value.unwrap_or_else(|| cx.text(first).to_string())
                 } else {
                     let Some(parts) = py::dotted(obj, cx) else {
                         return;
@@ -743,6 +751,7 @@ impl CeleryVisitor {
                     .fact("celery_call", TRANSPORT, Role::Producer, node)
                     .name_opt(name)
                     .attr("method", method)
+                    .attr_opt("literal", literal)
                     .attr("target", target)
                     .attr("in_task", in_task);
                 for (k, v) in py::kwargs(node) {

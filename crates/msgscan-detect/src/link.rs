@@ -95,7 +95,6 @@ pub fn assign_ids(facts: &mut [Fact]) {
 /// that rules, which judge one fact at a time, can use them.
 pub fn enrich(facts: &mut [Fact]) {
     crate::celery::enrich(facts);
-    crate::pg::enrich(facts);
     crate::supabase_sql::enrich(facts);
     crate::supabase_config::enrich(facts);
 }

@@ -77,7 +77,6 @@ pub(crate) const KINDS: &[KindSpec] = &[
             "dsn_pooler": Bool = "the connection string literal points at a transaction pooler (port 6543, `pgbouncer=true`)",
             "reconnect": Bool = "a reconnect path exists (see pg_notification_handler)",
             "has_handler": Bool = "a callback is registered with it (asyncpg add_listener)",
-            "case_variant_of": String = "project-wide: no producer sends on this channel, but one sends on a name that differs only in case (the name it uses)",
         },
     },
     KindSpec {
@@ -683,34 +682,6 @@ pub(crate) fn link(facts: &[crate::Fact], linker: &mut crate::link::Linker) {
             } else {
                 linker.consumer(TRANSPORT, name, None, f);
             }
-        }
-    }
-}
-
-/// Project-wide: a LISTEN whose channel no producer uses, while a producer uses a name that
-/// differs only in case (`pg_notify('Orders', ...)` against an unquoted `LISTEN Orders`,
-/// which Postgres folds to `orders`), learns that name as `case_variant_of`.
-pub(crate) fn enrich(facts: &mut [crate::Fact]) {
-    let produced: Vec<String> = facts
-        .iter()
-        .filter(|f| f.kind == "pg_notify")
-        .filter_map(|f| f.name.clone())
-        .collect();
-    for f in facts.iter_mut().filter(|f| f.kind == "pg_listen") {
-        let Some(name) = f.name.as_deref() else {
-            continue;
-        };
-        if produced.iter().any(|p| p == name) {
-            continue;
-        }
-        let mut variants: Vec<&String> = produced
-            .iter()
-            .filter(|p| p.as_str() != name && p.eq_ignore_ascii_case(name))
-            .collect();
-        variants.sort();
-        if let Some(v) = variants.first() {
-            let v = (*v).clone();
-            f.attrs.insert("case_variant_of".into(), Value::String(v));
         }
     }
 }

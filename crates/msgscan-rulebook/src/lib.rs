@@ -7,20 +7,30 @@
 //! [`Rulebook::load`].
 
 use std::collections::{BTreeMap, HashMap};
+
 use std::fmt;
 
-use msgscan_detect::{COMMON_FIELDS, Fact};
+use msgscan_detect::{Fact, Topology};
+use msgscan_lang::Language;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+mod compile;
 mod cond;
+pub mod docs;
 mod error;
+mod judge;
 mod model;
+mod query;
 mod score;
 
 pub use cond::{Condition, OPERATORS, Test};
 pub use error::RulebookError;
-pub use score::{CategoryScore, SEVERITY_WEIGHTS, Scores, score};
+pub use query::{MATCH_CAPTURE, QueryRule};
+pub use score::{
+    CategoryScore, Cost, K, SEVERITY_WEIGHTS, SIZE_FLOOR, Scores, scale_for, score, score_project,
+    weight,
+};
 
 use error::suggest;
 
@@ -80,14 +90,51 @@ pub const CATEGORIES: &[&str] = &[
 /// Languages a rule can name.
 pub const LANGUAGES: &[&str] = &["python", "javascript", "typescript", "tsx", "sql", "toml"];
 
-/// One selector of a rule: facts of `kind` whose fields pass every condition.
+/// Fields of a channel usable in channel rules (conditions, `same`, placeholders).
+pub const CHANNEL_FIELDS: &[&str] = &[
+    "id",
+    "transport",
+    "name",
+    "scope",
+    "producers",
+    "consumers",
+    "producer_count",
+    "consumer_count",
+    "producer_kinds",
+    "consumer_kinds",
+    "languages",
+];
+
+/// Checks implemented in Rust whose metadata lives in TOML (`native = "..."`).
+pub const NATIVE_CHECKS: &[&str] = &["unused-suppression"];
+
+/// A project-level condition: whether some fact of `kind` (or, in channel rules, some
+/// channel) passes `conditions` and agrees with the selected item on the `same` fields.
+#[derive(Debug, Clone)]
+pub struct Exists {
+    /// `None` in channel rules.
+    pub kind: Option<String>,
+    pub conditions: Vec<Condition>,
+    /// `(their field, our field)` pairs that must be equal.
+    pub same: Vec<(String, String)>,
+    /// Compare the `same` fields case-insensitively.
+    pub ignore_case: bool,
+    /// Fields whose values must differ exactly.
+    pub distinct: Vec<String>,
+}
+
+/// One selector of a rule: facts of `kind` whose fields pass every condition, when no fact
+/// of the project matches an `unless` entry and some fact matches every `requires` entry.
 #[derive(Debug, Clone)]
 pub struct Match {
     pub kind: String,
     pub conditions: Vec<Condition>,
+    pub unless: Vec<Exists>,
+    pub requires: Vec<Exists>,
 }
 
 impl Match {
+    /// The per-fact conditions (project-level ones are checked by [`Rulebook::judge`]).
     pub fn selects(&self, fact: &Fact) -> bool {
         fact.kind == self.kind
             && self
@@ -97,7 +144,51 @@ impl Match {
     }
 }
 
-/// A validated rule.
+/// Where a channel rule reports: the first producer, the first consumer, or (auto) the
+/// first producer if there is one, else the first consumer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum At {
+    Auto,
+    Producer,
+    Consumer,
+}
+
+/// A condition on the facts at one side of a channel.
+#[derive(Debug, Clone)]
+pub struct SideMatch {
+    pub kind: String,
+    pub conditions: Vec<Condition>,
+}
+
+impl SideMatch {
+    pub fn selects(&self, fact: &Fact) -> bool {
+        fact.kind == self.kind
+            && self
+                .conditions
+                .iter()
+                .all(|c| c.holds(fact.field(&c.field).as_ref()))
+    }
+}
+
+/// A channel selector: topology channels whose fields pass every condition.
+#[derive(Debug, Clone)]
+pub struct ChannelMatch {
+    pub conditions: Vec<Condition>,
+    pub at: At,
+    /// Some producer must be a fact of this kind passing these conditions.
+    pub producer: Option<SideMatch>,
+    /// Some consumer must be a fact of this kind passing these conditions.
+    pub consumer: Option<SideMatch>,
+    /// No producer may be a fact of this kind passing these conditions.
+    pub producer_unless: Option<SideMatch>,
+    /// No consumer may be a fact of this kind passing these conditions.
+    pub consumer_unless: Option<SideMatch>,
+    pub unless: Vec<Exists>,
+    pub requires: Vec<Exists>,
+}
+
+/// A validated rule. It selects with exactly one of `matches` (facts), `channel`
+/// (topology channels), `query` (a tree-sitter query) or `native` (a check in Rust).
 #[derive(Debug, Clone)]
 pub struct Rule {
     pub id: String,
@@ -112,6 +203,9 @@ pub struct Rule {
     pub example_bad: String,
     pub example_good: String,
     pub matches: Vec<Match>,
+    pub channel: Option<ChannelMatch>,
+    pub query: Option<QueryRule>,
+    pub native: Option<String>,
     /// The rulebook file the rule came from.
     pub source: String,
 }
@@ -123,24 +217,20 @@ impl Rule {
 
     /// The message with `{field}` placeholders filled from `fact`.
     pub fn render_message(&self, fact: &Fact) -> String {
-        let mut out = String::with_capacity(self.message.len() + 16);
-        let mut rest = self.message.as_str();
-        while let Some(open) = rest.find('{') {
-            out.push_str(&rest[..open]);
-            let after = &rest[open + 1..];
-            match after.find('}') {
-                Some(close) => {
-                    out.push_str(&display(fact.field(&after[..close]).as_ref()));
-                    rest = &after[close + 1..];
-                }
-                None => {
-                    out.push_str(&rest[open..]);
-                    rest = "";
-                }
-            }
+        query::render(&self.message, |k| Some(display(fact.field(k).as_ref())))
+    }
+
+    /// What the rule selects, in words: `facts`, `channels`, `query` or `native`.
+    pub fn scope(&self) -> &'static str {
+        if self.channel.is_some() {
+            "channels"
+        } else if self.query.is_some() {
+            "query"
+        } else if self.native.is_some() {
+            "native"
+        } else {
+            "facts"
         }
-        out.push_str(rest);
-        out
     }
 }
 
@@ -188,6 +278,7 @@ pub struct Finding {
 #[derive(Debug, Clone, Default)]
 pub struct Rulebook {
     rules: Vec<Rule>,
+    queries: query::QuerySets,
 }
 
 impl Rulebook {
@@ -211,30 +302,33 @@ impl Rulebook {
     /// Keeps only the rules for which `keep` is true.
     pub fn retain(&mut self, keep: impl FnMut(&Rule) -> bool) {
         self.rules.retain(keep);
+        self.queries = query::QuerySets::build(&self.rules);
     }
 
     /// Parses and validates one rulebook file and adds its rules. Nothing is added if the
     /// file has an error.
     pub fn load(&mut self, file: &str, text: &str) -> Result<(), Box<RulebookError>> {
         let raw: model::RawFile = toml::from_str(text).map_err(|e| {
+            let message = e.message().to_string();
+            let help = unknown_key_help(&message);
             RulebookError::new(
                 file,
                 text,
                 e.span().unwrap_or(0..0),
-                format!("invalid rulebook: {}", e.message()),
+                format!("invalid rulebook: {message}"),
                 "here",
-                None,
+                help,
             )
         })?;
         let mut added = Vec::with_capacity(raw.rule.len());
         for r in raw.rule {
-            let rule = compile(file, text, r)?;
+            let id_span = r.get_ref().id.span();
+            let rule = compile::compile(file, text, r)?;
             if self.rule(&rule.id).is_some() || added.iter().any(|a: &Rule| a.id == rule.id) {
-                let at = text.find(&format!("\"{}\"", rule.id)).unwrap_or(0);
                 return Err(RulebookError::new(
                     file,
                     text,
-                    at..at + rule.id.len() + 2,
+                    id_span,
                     format!("duplicate rule id `{}`", rule.id),
                     "defined again here",
                     Some("rule ids are unique and never reused".into()),
@@ -244,50 +338,67 @@ impl Rulebook {
         }
         self.rules.extend(added);
         self.rules.sort_by(|a, b| a.id.cmp(&b.id));
+        self.queries = query::QuerySets::build(&self.rules);
         Ok(())
     }
 
-    /// Judges the facts of a project (sorted, with ids). Findings come out sorted by path,
-    /// position and rule id.
+    /// Whether some query rule applies to `language` files.
+    pub fn has_queries(&self, language: Language) -> bool {
+        self.queries.has(language)
+    }
+
+    /// Whether a file of `language` with this text must be parsed for the query rules
+    /// (some query rule of the language has no needles, or one of its needles occurs).
+    pub fn queries_may_match(&self, language: Language, text: &str) -> bool {
+        self.queries.has(language)
+            && self.rules.iter().any(|r| {
+                r.query
+                    .as_ref()
+                    .is_some_and(|q| q.languages().contains(&language) && q.may_match(text))
+            })
+    }
+
+    /// Runs the query rules over one parsed file (its main tree). Call this in the per-file
+    /// step, while the tree is alive; the findings still need [`finish_findings`].
+    pub fn run_queries(
+        &self,
+        language: Language,
+        path: &str,
+        text: &str,
+        tree: &tree_sitter::Tree,
+    ) -> Vec<Finding> {
+        self.queries.run(&self.rules, language, path, text, tree)
+    }
+
+    /// Judges the facts of a project (sorted, with ids), linking them first. Findings come
+    /// out sorted, with fingerprints.
     pub fn judge(&self, facts: &[Fact]) -> Vec<Finding> {
-        let mut by_kind: HashMap<&str, Vec<&Fact>> = HashMap::new();
-        for f in facts {
-            by_kind.entry(f.kind.as_str()).or_default().push(f);
-        }
-        let mut findings = Vec::new();
-        for rule in &self.rules {
-            let mut seen = std::collections::HashSet::new();
-            for m in &rule.matches {
-                for fact in by_kind.get(m.kind.as_str()).into_iter().flatten() {
-                    if !rule.languages.iter().any(|l| l == fact.language.name()) {
-                        continue;
-                    }
-                    if !m.selects(fact) || !seen.insert(fact.id.as_str()) {
-                        continue;
-                    }
-                    findings.push(Finding {
-                        rule: rule.id.clone(),
-                        title: rule.title.clone(),
-                        severity: rule.severity,
-                        category: rule.category.clone(),
-                        path: fact.path.clone(),
-                        line: fact.line,
-                        column: fact.column,
-                        end_line: fact.end_line,
-                        end_column: fact.end_column,
-                        message: rule.render_message(fact),
-                        help: rule.fix.clone(),
-                        docs_url: rule.docs_url(),
-                        fact: Some(fact.id.clone()),
-                        fingerprint: String::new(),
-                    });
-                }
-            }
-        }
-        sort_findings(&mut findings);
-        assign_fingerprints(&mut findings);
+        let topology = msgscan_detect::link::link(facts);
+        self.judge_with_topology(facts, &topology)
+    }
+
+    /// Judges facts and channels: fact rules (with their project-level conditions) and
+    /// channel rules. Query and native rules are run elsewhere (see [`Rulebook::run_queries`]).
+    pub fn judge_with_topology(&self, facts: &[Fact], topology: &Topology) -> Vec<Finding> {
+        let mut findings = judge::judge(&self.rules, facts, topology);
+        finish_findings(&mut findings);
         findings
     }
+}
+
+/// Sorts findings and gives them fingerprints; call after merging findings from several
+/// sources (facts, channels, queries, native checks).
+pub fn finish_findings(findings: &mut [Finding]) {
+    sort_findings(findings);
+    assign_fingerprints(findings);
+}
+
+/// A hint for serde's "unknown field" errors: the closest expected key.
+fn unknown_key_help(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let (word, rest) = rest.split_once('`')?;
+    let expected: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
+    suggest(word, expected.iter().copied())
 }
 
 /// Sorts findings by path, position, rule id and message.
@@ -319,220 +430,6 @@ fn fnv1a(parts: &[&[u8]]) -> u64 {
         }
     }
     h
-}
-
-fn compile(file: &str, text: &str, r: model::RawRule) -> Result<Rule, Box<RulebookError>> {
-    let err = |span: std::ops::Range<usize>, msg: String, label: &str, help: Option<String>| {
-        RulebookError::new(file, text, span, msg, label, help)
-    };
-    let id = r.id.get_ref().clone();
-    let id_ok = !id.is_empty()
-        && id.split('-').all(|p| {
-            !p.is_empty()
-                && p.chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-        });
-    if !id_ok {
-        return Err(err(r.id.span(), format!("rule id `{id}` is not kebab-case"), "here", Some("use lower-case words joined by `-`, prefixed by the family (`celery-`, `node-`, ...)".into())));
-    }
-    let category = r.category.get_ref();
-    if !CATEGORIES.contains(&category.as_str()) {
-        return Err(err(
-            r.category.span(),
-            format!("unknown category `{category}`"),
-            "not a category",
-            suggest(category, CATEGORIES.iter().copied())
-                .or_else(|| Some(format!("one of: {}", CATEGORIES.join(", ")))),
-        ));
-    }
-    let severity = Severity::parse(r.severity.get_ref()).ok_or_else(|| {
-        err(
-            r.severity.span(),
-            format!("unknown severity `{}`", r.severity.get_ref()),
-            "not a severity",
-            Some("one of: error, warning, info".into()),
-        )
-    })?;
-    for lang in &r.languages {
-        if !LANGUAGES.contains(&lang.get_ref().as_str()) {
-            return Err(err(
-                lang.span(),
-                format!("unknown language `{}`", lang.get_ref()),
-                "not a language",
-                suggest(lang.get_ref(), LANGUAGES.iter().copied()),
-            ));
-        }
-    }
-    for reference in &r.references {
-        if !reference.get_ref().starts_with("https://") {
-            return Err(err(
-                reference.span(),
-                "references must be https URLs to the primary source".into(),
-                "not a URL",
-                None,
-            ));
-        }
-    }
-    if r.references.is_empty() {
-        return Err(err(
-            r.id.span(),
-            format!("rule `{id}` has no references"),
-            "this rule",
-            Some("cite the primary source of the practice".into()),
-        ));
-    }
-    let matches_span = r.matches.span();
-    let raw_matches = r.matches.into_inner();
-    if raw_matches.is_empty() {
-        return Err(err(
-            matches_span,
-            format!("rule `{id}` selects nothing"),
-            "empty",
-            Some("add a `[[rule.match]]` with a fact `kind`".into()),
-        ));
-    }
-    let mut matches = Vec::new();
-    let mut kinds = Vec::new();
-    for m in raw_matches {
-        let kind_name = m.kind.get_ref();
-        let Some(spec) = msgscan_detect::kind(kind_name) else {
-            return Err(err(
-                m.kind.span(),
-                format!("unknown fact kind `{kind_name}`"),
-                "no detector emits this",
-                suggest(kind_name, msgscan_detect::kinds().map(|k| k.kind)),
-            ));
-        };
-        kinds.push(spec);
-        let mut conditions = Vec::new();
-        for (field, test) in &m.when {
-            let field_name = field.get_ref();
-            let attr = spec.attr(field_name);
-            if attr.is_none() && !COMMON_FIELDS.contains(&field_name.as_str()) {
-                let candidates = spec
-                    .attrs
-                    .iter()
-                    .map(|a| a.name)
-                    .chain(COMMON_FIELDS.iter().copied());
-                return Err(err(
-                    field.span(),
-                    format!("`{kind_name}` facts have no field `{field_name}`"),
-                    "unknown field",
-                    suggest(field_name, candidates).or_else(|| {
-                        Some(format!(
-                            "fields of `{kind_name}`: {}",
-                            spec.attrs
-                                .iter()
-                                .map(|a| a.name)
-                                .chain(COMMON_FIELDS.iter().copied())
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ))
-                    }),
-                ));
-            }
-            let tests = match test.get_ref() {
-                toml::Value::Table(ops) => {
-                    let mut tests = Vec::new();
-                    for (op, arg) in ops {
-                        let t = cond::compile_op(op, arg).map_err(|msg| {
-                            let help = if OPERATORS.contains(&op.as_str()) {
-                                None
-                            } else {
-                                suggest(op, OPERATORS.iter().copied())
-                            };
-                            err(
-                                test.span(),
-                                format!("in `{field_name}`: {msg}"),
-                                "this condition",
-                                help,
-                            )
-                        })?;
-                        tests.push(t);
-                    }
-                    tests
-                }
-                toml::Value::Array(_) => {
-                    return Err(err(
-                        test.span(),
-                        format!("`{field_name}` is compared with an array"),
-                        "ambiguous",
-                        Some(format!(
-                            "write `{field_name} = {{ in = [...] }}` or `{{ contains = ... }}`"
-                        )),
-                    ));
-                }
-                literal => {
-                    if let (Some(a), toml::Value::String(_)) = (attr, literal)
-                        && a.ty == msgscan_detect::AttrType::Bool
-                    {
-                        return Err(err(
-                            test.span(),
-                            format!("`{field_name}` is a boolean"),
-                            "a string",
-                            Some("write `true` or `false` without quotes".into()),
-                        ));
-                    }
-                    vec![Test::Eq(cond::json(literal))]
-                }
-            };
-            conditions.push(Condition {
-                field: field_name.clone(),
-                tests,
-            });
-        }
-        matches.push(Match {
-            kind: kind_name.clone(),
-            conditions,
-        });
-    }
-    // Placeholders must name a field every selected kind has.
-    let msg = r.message.get_ref();
-    let mut rest = msg.as_str();
-    let mut offset = 0;
-    while let Some(open) = rest.find('{') {
-        let Some(close) = rest[open..].find('}') else {
-            break;
-        };
-        let name = &rest[open + 1..open + close];
-        let known = COMMON_FIELDS.contains(&name) || kinds.iter().all(|k| k.attr(name).is_some());
-        if !known {
-            // Span of the placeholder inside the TOML string (best effort: the message span).
-            let base = r.message.span();
-            let at = text[base.clone()]
-                .find(&format!("{{{name}}}"))
-                .map(|i| base.start + i..base.start + i + name.len() + 2)
-                .unwrap_or(base);
-            let candidates: Vec<&str> = kinds
-                .iter()
-                .flat_map(|k| k.attrs.iter().map(|a| a.name))
-                .chain(COMMON_FIELDS.iter().copied())
-                .collect();
-            return Err(err(
-                at,
-                format!("placeholder `{{{name}}}` is not a field of every selected fact kind"),
-                "unknown placeholder",
-                suggest(name, candidates),
-            ));
-        }
-        offset += open + close + 1;
-        rest = &msg[offset..];
-    }
-    Ok(Rule {
-        id,
-        title: r.title,
-        category: category.clone(),
-        severity,
-        languages: r.languages.into_iter().map(|l| l.into_inner()).collect(),
-        message: msg.clone(),
-        why: r.why.trim().to_string(),
-        fix: r.fix.trim().to_string(),
-        references: r.references.into_iter().map(|s| s.into_inner()).collect(),
-        example_bad: r.example.bad,
-        example_good: r.example.good,
-        matches,
-        source: file.to_string(),
-    })
 }
 
 /// Counts of findings per severity, in [`Severity::ALL`] order.

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use msgscan_detect::Fact;
 use msgscan_lang::{FileParser, Language};
 use msgscan_report::FileError;
+use msgscan_rulebook::{Finding, Rulebook};
 use rayon::prelude::*;
 
 use crate::cache::{Cache, Entry, content_hash};
@@ -24,7 +25,10 @@ pub(crate) struct Outcome {
     pub skipped: Option<&'static str>,
     pub facts: Vec<Fact>,
     pub error: Option<FileError>,
-    /// Kept for snippets when the file has facts.
+    /// Findings of query rules (run while the tree is alive).
+    pub findings: Vec<Finding>,
+    pub suppressions: Vec<crate::suppress::Suppression>,
+    /// Kept for snippets when the file has facts, query findings or suppressions.
     pub source: Option<Arc<str>>,
     /// What to keep in the fact cache for this file (a hit or a fresh analysis).
     pub cache_entry: Option<Entry>,
@@ -34,6 +38,7 @@ pub(crate) struct Outcome {
 pub(crate) fn analyze_all(
     files: &[WalkedFile],
     options: &ScanOptions,
+    rulebook: &Rulebook,
     cache: Option<&Cache>,
     progress: &dyn Progress,
 ) -> Vec<Outcome> {
@@ -42,7 +47,9 @@ pub(crate) fn analyze_all(
         .map_init(
             || FileParser::new(options.parse_timeout),
             |parser, file| {
-                let run = catch_unwind(AssertUnwindSafe(|| analyze(parser, file, options, cache)));
+                let run = catch_unwind(AssertUnwindSafe(|| {
+                    analyze(parser, file, options, rulebook, cache)
+                }));
                 progress.file_done();
                 run.unwrap_or_else(|panic| {
                     // Start the next file with fresh parsers: this one may be mid-parse.
@@ -82,6 +89,7 @@ fn analyze(
     parser: &mut FileParser,
     file: &WalkedFile,
     options: &ScanOptions,
+    rulebook: &Rulebook,
     cache: Option<&Cache>,
 ) -> Outcome {
     let mut out = Outcome {
@@ -119,30 +127,39 @@ fn analyze(
         }
     };
     let Some(cache) = cache else {
-        analyze_content(parser, file, language, bytes, options, &mut out);
+        analyze_content(parser, file, language, bytes, options, rulebook, &mut out);
         return out;
     };
     let hash = content_hash(&bytes);
     if let Some(entry) = cache.get(&file.rel, &hash) {
-        out.skipped = entry.skipped.as_deref().and_then(static_reason);
-        if out.skipped.is_some() {
-            out.language = None;
-        }
-        out.read = entry.read;
-        out.parsed = entry.parsed;
-        out.error = entry.error.clone();
-        out.facts = entry.facts.clone();
-        if !out.facts.is_empty() {
-            // A hit was decoded once before, so this cannot fail; if it does, no snippet.
-            if let Ok(text) = String::from_utf8(bytes) {
-                out.source = Some(Arc::from(blank_bom(text)));
+        // Only facts are cached. Suppressions are read again from the text, and a file that
+        // query rules may match is analysed afresh (their findings depend on the rulebook).
+        let text = std::str::from_utf8(&bytes).ok();
+        let queries = text.is_some_and(|t| rulebook.queries_may_match(language, t));
+        if !queries {
+            out.skipped = entry.skipped.as_deref().and_then(static_reason);
+            if out.skipped.is_some() {
+                out.language = None;
             }
+            out.read = entry.read;
+            out.parsed = entry.parsed;
+            out.error = entry.error.clone();
+            out.facts = entry.facts.clone();
+            if let Some(text) = text.filter(|_| entry.read) {
+                let text = blank_bom(text.to_string());
+                if options.suppressions {
+                    out.suppressions = crate::suppress::parse(&text);
+                }
+                if !out.facts.is_empty() || !out.suppressions.is_empty() {
+                    out.source = Some(Arc::from(text));
+                }
+            }
+            out.cache_entry = Some(entry.clone());
+            out.cache_hit = true;
+            return out;
         }
-        out.cache_entry = Some(entry.clone());
-        out.cache_hit = true;
-        return out;
     }
-    analyze_content(parser, file, language, bytes, options, &mut out);
+    analyze_content(parser, file, language, bytes, options, rulebook, &mut out);
     // Timeouts depend on the machine's load, not on the content: never cached.
     if out.error.as_ref().is_none_or(|e| e.kind != "timeout") {
         out.cache_entry = Some(Entry {
@@ -180,6 +197,7 @@ fn analyze_content(
     language: Language,
     bytes: Vec<u8>,
     options: &ScanOptions,
+    rulebook: &Rulebook,
     out: &mut Outcome,
 ) {
     let sniff = &bytes[..bytes.len().min(8192)];
@@ -212,7 +230,15 @@ fn analyze_content(
         return;
     }
     out.read = true;
-    if !msgscan_detect::may_match(language, &text) {
+    if options.suppressions {
+        out.suppressions = crate::suppress::parse(&text);
+    }
+    let detect = msgscan_detect::may_match(language, &text);
+    let query = rulebook.queries_may_match(language, &text);
+    if !detect && !query {
+        if !out.suppressions.is_empty() {
+            out.source = Some(Arc::from(text));
+        }
         return;
     }
     let parsed = match parser.parse(language, &text) {
@@ -237,9 +263,14 @@ fn analyze_content(
             column: Some(lc.column),
         });
     }
-    out.facts = msgscan_detect::detect(&file.rel, &text, &parsed);
+    if detect {
+        out.facts = msgscan_detect::detect(&file.rel, &text, &parsed);
+    }
+    if query {
+        out.findings = rulebook.run_queries(language, &file.rel, &text, &parsed.tree);
+    }
     drop(parsed);
-    if !out.facts.is_empty() {
+    if !out.facts.is_empty() || !out.findings.is_empty() || !out.suppressions.is_empty() {
         out.source = Some(Arc::from(text));
     }
 }

@@ -189,7 +189,7 @@ impl Baseline {
         });
         let hidden = before - report.findings.len();
         report.suppressed += hidden;
-        report.scores = msgscan_rulebook::score(&report.findings);
+        report.scores = msgscan_rulebook::score_project(&report.findings, &report.facts);
         let findings = &report.findings;
         report
             .sources

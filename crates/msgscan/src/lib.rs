@@ -34,6 +34,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use msgscan_config::{CliOverrides, ConfigError, FailOn, Settings};
 pub use msgscan_detect::{Channel, Fact, Role, Topology};
 pub use msgscan_lang::Language;
 pub use msgscan_report::{FileError, FileStats, Report, Tool};
@@ -43,6 +44,7 @@ mod analyze;
 mod baseline;
 mod cache;
 mod select;
+mod suppress;
 mod walk;
 
 pub use baseline::{BASELINE_VERSION, Baseline, BaselineApplied, BaselineEntry, BaselineError};
@@ -75,6 +77,12 @@ pub struct ScanOptions {
     /// Paths are relative to this directory in the report. Default: the deepest directory
     /// that holds every path scanned.
     pub root: Option<PathBuf>,
+    /// Project settings (rule selection, severities, include/exclude, per-path
+    /// overrides). The default is "no configuration file"; the CLI loads them with
+    /// `msgscan_config::load_for` and applies its flags with `Settings::apply_overrides`.
+    pub settings: Settings,
+    /// Honour `msgscan: ignore[...]` comments (default true).
+    pub suppressions: bool,
     /// Keep the facts of each file in this directory, keyed by the file's path and content
     /// hash, the msgscan build and the options that change facts, and reuse them while the
     /// file is unchanged. A relative path is relative to the scan root. `None` (the
@@ -91,6 +99,8 @@ impl Default for ScanOptions {
             parse_timeout: Duration::from_secs(10),
             include_vendored: false,
             root: None,
+            settings: Settings::default(),
+            suppressions: true,
             cache_dir: None,
         }
     }
@@ -112,6 +122,9 @@ pub enum ScanError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Rulebook(#[from] Box<RulebookError>),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Config(#[from] ConfigError),
 }
 
 /// Hears how a scan advances (for a progress bar). Called from worker threads.
@@ -138,14 +151,18 @@ pub struct Scanner {
 }
 
 impl Scanner {
-    /// A scanner with the built-in rulebook.
+    /// A scanner with the built-in rulebook plus the settings' `extend` files, keeping
+    /// the rules the settings can turn on somewhere. Rule ids the settings name are checked.
     pub fn new(options: ScanOptions) -> Result<Self, ScanError> {
-        let rulebook = Rulebook::builtin()?;
-        Ok(Scanner { options, rulebook })
+        let rulebook = options.settings.rulebook()?;
+        Ok(Self::with_rulebook(options, rulebook))
     }
 
     /// A scanner with the given rulebook (built-in rules plus custom ones, or a subset).
-    pub fn with_rulebook(options: ScanOptions, rulebook: Rulebook) -> Self {
+    /// The settings still select rules and set severities per path.
+    pub fn with_rulebook(options: ScanOptions, mut rulebook: Rulebook) -> Self {
+        let settings = &options.settings;
+        rulebook.retain(|r| settings.rule_enabled_somewhere(&r.id));
         Scanner { options, rulebook }
     }
 
@@ -215,6 +232,19 @@ impl Scanner {
                 message: e.to_string(),
             })?;
         let mut walked = walk::collect(paths, &root, &self.options);
+        let to_settings = self.settings_prefix(&root);
+        if self.options.settings.filters_paths() {
+            let before = walked.files.len();
+            walked.files.retain(|f| {
+                self.options
+                    .settings
+                    .path_included(&settings_path(&to_settings, &f.rel))
+            });
+            let excluded = before - walked.files.len();
+            if excluded > 0 {
+                *walked.skipped.entry("excluded".into()).or_insert(0) += excluded;
+            }
+        }
         let focus_rel: Option<std::collections::BTreeSet<String>> = focus.map(|files| {
             let extra = walk::collect(files, &root, &self.options);
             let rels = extra.files.iter().map(|f| f.rel.clone()).collect();
@@ -228,7 +258,13 @@ impl Scanner {
             .map(|dir| cache::Cache::open(&root.join(dir), &self.options));
         progress.start(walked.files.len());
         let outcomes = pool.install(|| {
-            analyze::analyze_all(&walked.files, &self.options, cache.as_ref(), progress)
+            analyze::analyze_all(
+                &walked.files,
+                &self.options,
+                &self.rulebook,
+                cache.as_ref(),
+                progress,
+            )
         });
         if let Some(cache) = cache {
             let entries = outcomes
@@ -240,16 +276,36 @@ impl Scanner {
             let complete = paths.iter().any(|p| p.is_dir() && *p == root);
             cache.store(entries, complete);
         }
-        let mut report = self.assemble(root, walked, outcomes);
+        let mut report = self.assemble(root, walked, outcomes, &to_settings);
         if let Some(keep) = focus_rel {
             report.findings.retain(|f| keep.contains(&f.path));
-            report.scores = msgscan_rulebook::score(&report.findings);
+            report.scores = msgscan_rulebook::score_project(&report.findings, &report.facts);
             let findings = &report.findings;
             report
                 .sources
                 .retain(|path, _| findings.iter().any(|f| &f.path == path));
         }
         Ok(report)
+    }
+
+    /// The path of the scan root relative to the settings' base directory, `/`-separated
+    /// with a trailing `/` (empty when they are the same or unrelated).
+    fn settings_prefix(&self, root: &Path) -> String {
+        let Some(base) = &self.options.settings.base else {
+            return String::new();
+        };
+        let (Ok(base), Ok(root)) = (std::fs::canonicalize(base), std::fs::canonicalize(root))
+        else {
+            return String::new();
+        };
+        match root.strip_prefix(&base) {
+            Ok(rel) if !rel.as_os_str().is_empty() => {
+                let mut s = walk::display_path(rel).replace('\\', "/");
+                s.push('/');
+                s
+            }
+            _ => String::new(),
+        }
     }
 
     fn root_for(&self, paths: &[PathBuf]) -> PathBuf {
@@ -283,6 +339,7 @@ impl Scanner {
         root: PathBuf,
         walked: walk::Walked,
         outcomes: Vec<analyze::Outcome>,
+        to_settings: &str,
     ) -> Report {
         let mut files = FileStats {
             skipped_by_reason: walked.skipped,
@@ -291,6 +348,8 @@ impl Scanner {
         let mut facts = Vec::new();
         let mut errors = walked.errors;
         let mut sources: BTreeMap<String, Arc<str>> = BTreeMap::new();
+        let mut query_findings = Vec::new();
+        let mut suppressions: BTreeMap<String, Vec<suppress::Suppression>> = BTreeMap::new();
         for o in outcomes {
             if let Some(lang) = o.language
                 && o.read
@@ -315,14 +374,35 @@ impl Scanner {
                 sources.insert(o.path.clone(), src);
             }
             facts.extend(o.facts);
+            query_findings.extend(o.findings);
+            if !o.suppressions.is_empty() {
+                suppressions.insert(o.path.clone(), o.suppressions);
+            }
         }
         files.skipped = files.skipped_by_reason.values().sum();
         facts.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
         msgscan_detect::link::assign_ids(&mut facts);
         msgscan_detect::link::enrich(&mut facts);
         let topology = msgscan_detect::link::link(&facts);
-        let findings = self.rulebook.judge(&facts);
-        let scores = msgscan_rulebook::score(&findings);
+        let mut findings = self.rulebook.judge_with_topology(&facts, &topology);
+        findings.extend(query_findings);
+        let settings = &self.options.settings;
+        // Per-path selection and severities (`[[overrides]]`, `severity`).
+        findings.retain_mut(|f| {
+            match settings.severity_for(&f.rule, f.severity, &settings_path(to_settings, &f.path)) {
+                Some(s) => {
+                    f.severity = s;
+                    true
+                }
+                None => false,
+            }
+        });
+        let mut suppressed = 0;
+        if self.options.suppressions {
+            suppressed = self.apply_suppressions(&mut findings, &suppressions, to_settings);
+        }
+        msgscan_rulebook::finish_findings(&mut findings);
+        let scores = msgscan_rulebook::score_project(&findings, &facts);
         sources.retain(|path, _| findings.iter().any(|f| &f.path == path));
         errors.sort_by(|a, b| (&a.path, &a.kind, &a.message).cmp(&(&b.path, &b.kind, &b.message)));
         Report {
@@ -338,9 +418,117 @@ impl Scanner {
             findings,
             scores,
             errors,
-            suppressed: 0,
+            suppressed,
             sources,
         }
+    }
+}
+
+impl Scanner {
+    /// Drops suppressed findings (returning how many) and adds an `unused-suppression`
+    /// finding for each suppression that matched nothing.
+    fn apply_suppressions(
+        &self,
+        findings: &mut Vec<Finding>,
+        suppressions: &BTreeMap<String, Vec<suppress::Suppression>>,
+        to_settings: &str,
+    ) -> usize {
+        let mut used: std::collections::BTreeSet<(String, usize)> = Default::default();
+        let before = findings.len();
+        findings.retain(|f| {
+            let Some(list) = suppressions.get(&f.path) else {
+                return true;
+            };
+            let mut hit = false;
+            for (i, s) in list.iter().enumerate() {
+                if s.covers(&f.rule, f.line) {
+                    used.insert((f.path.clone(), i));
+                    hit = true;
+                }
+            }
+            !hit
+        });
+        let mut count = before - findings.len();
+        let Some(rule) = self.rulebook.rule("unused-suppression") else {
+            return count;
+        };
+        let settings = &self.options.settings;
+        let mut unused = Vec::new();
+        for (path, list) in suppressions {
+            let spath = settings_path(to_settings, path);
+            for (i, s) in list.iter().enumerate() {
+                if used.contains(&(path.clone(), i)) {
+                    continue;
+                }
+                // A suppression for a rule that is off here is not "unused": it is dormant.
+                let dormant = s.rules.iter().any(|r| {
+                    self.rulebook.rules().iter().any(|rule| {
+                        msgscan_config::specificity(r, &rule.id).is_some()
+                            && settings
+                                .severity_for(&rule.id, rule.severity, &spath)
+                                .is_none()
+                    })
+                }) || s.rules.iter().any(|r| {
+                    self.rulebook.rule(r).is_none()
+                        && !self
+                            .rulebook
+                            .rules()
+                            .iter()
+                            .any(|rule| msgscan_config::specificity(r, &rule.id).is_some())
+                        && settings.severity_for(r, Severity::Info, &spath).is_none()
+                });
+                if dormant {
+                    continue;
+                }
+                let Some(severity) = settings.severity_for(&rule.id, rule.severity, &spath) else {
+                    continue;
+                };
+                let directive = if s.file_level {
+                    "ignore-file"
+                } else {
+                    "ignore"
+                };
+                let rules = s.rules.join(", ");
+                let message = rule
+                    .message
+                    .replace("{rules}", &format!("{directive}[{rules}]"))
+                    .replace("{path}", path);
+                let f = Finding {
+                    rule: rule.id.clone(),
+                    title: rule.title.clone(),
+                    severity,
+                    category: rule.category.clone(),
+                    path: path.clone(),
+                    line: s.line,
+                    column: s.column,
+                    end_line: s.line,
+                    end_column: s.end_column,
+                    message,
+                    help: rule.fix.clone(),
+                    docs_url: rule.docs_url(),
+                    fact: None,
+                    fingerprint: String::new(),
+                };
+                // `ignore[unused-suppression]` / `ignore-file[unused-suppression]` still work.
+                if list.iter().any(|o| o != s && o.covers(&f.rule, f.line)) {
+                    count += 1;
+                    continue;
+                }
+                unused.push(f);
+            }
+        }
+        findings.extend(unused);
+        count
+    }
+}
+
+/// A report path (relative to the scan root) as the settings see it (relative to their
+/// base directory).
+fn settings_path<'a>(prefix: &str, rel: &'a str) -> std::borrow::Cow<'a, str> {
+    if prefix.is_empty() {
+        std::borrow::Cow::Borrowed(rel)
+    } else {
+        std::borrow::Cow::Owned(format!("{prefix}{rel}"))
     }
 }
 
