@@ -162,7 +162,7 @@ for c in cmds:
 
 print()
 print("ratios (medians of this run; > 1 means msgscan is faster)")
-def ratio(label, a, b, target=None, below=False):
+def ratio(a, b, target=None, below=False):
     if a not in times or b not in times:
         return
     v = med(a) / med(b)

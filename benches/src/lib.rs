@@ -162,6 +162,29 @@ pub fn parse_only(parser: &mut FileParser, project: &Project, which: &[usize]) -
     nodes
 }
 
+/// A bare traversal of parsed trees (main and embedded) with a cursor, visiting every node
+/// as `detect` does but calling no detector: the fixed cost of the single traversal.
+pub fn traverse_only(parsed: &[ParsedFile]) -> usize {
+    let mut named = 0;
+    for p in parsed {
+        for tree in std::iter::once(&p.tree).chain(p.embedded.iter().map(|e| &e.tree)) {
+            let mut cursor = tree.walk();
+            'walk: loop {
+                named += usize::from(cursor.node().is_named());
+                if cursor.goto_first_child() {
+                    continue;
+                }
+                while !cursor.goto_next_sibling() {
+                    if !cursor.goto_parent() {
+                        break 'walk;
+                    }
+                }
+            }
+        }
+    }
+    named
+}
+
 /// Detect stage over already parsed files (`parsed[k]` is the tree of `project.files[which[k]]`).
 pub fn detect(project: &Project, which: &[usize], parsed: &[ParsedFile]) -> Vec<Fact> {
     let mut facts = Vec::new();

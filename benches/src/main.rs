@@ -252,6 +252,9 @@ fn run_stages(path: &Path, repeat: usize, include_vendored: bool) -> ExitCode {
         let t = Instant::now();
         let facts = stages::detect(&project, &which, &parsed);
         time(&mut times, "7 detect", t);
+        let t = Instant::now();
+        std::hint::black_box(stages::traverse_only(&parsed));
+        time(&mut times, "7 traverse only (no detector)", t);
         drop(parsed);
         let t = Instant::now();
         let (facts, _topology) = stages::link(facts);
