@@ -134,6 +134,86 @@ struct Dispatch {
     /// Masks for the grammar of embedded trees (PL/pgSQL in SQL files).
     embedded_masks: Vec<u64>,
     detectors: Vec<&'static dyn Detector>,
+    needles: Needles,
+}
+
+/// Every needle of every detector of one language in one automaton, so the prefilter reads
+/// a file once however many detectors and needles there are.
+struct Needles {
+    /// `None` only if the automaton could not be built; then each needle is searched alone.
+    automaton: Option<aho_corasick::AhoCorasick>,
+    /// Needle (pattern id) → the detectors (bitmask) that declared it.
+    owners: Vec<u64>,
+    patterns: Vec<&'static str>,
+    /// Detectors that declare no needle: they cannot be prefiltered and always run.
+    always: u64,
+    /// Every detector of the language.
+    all: u64,
+}
+
+impl Needles {
+    fn new(detectors: &[&'static dyn Detector]) -> Self {
+        let mut patterns: Vec<&'static str> = Vec::new();
+        let mut owners: Vec<u64> = Vec::new();
+        let mut always = 0;
+        for (i, d) in detectors.iter().enumerate() {
+            let bit = 1u64 << i;
+            // An empty needle is in every text: the detector always runs.
+            if d.needles().is_empty() || d.needles().iter().any(|n| n.is_empty()) {
+                always |= bit;
+                continue;
+            }
+            for &n in d.needles() {
+                match patterns.iter().position(|&p| p == n) {
+                    Some(k) => owners[k] |= bit,
+                    None => {
+                        patterns.push(n);
+                        owners.push(bit);
+                    }
+                }
+            }
+        }
+        let automaton = aho_corasick::AhoCorasick::new(&patterns).ok();
+        let all = if detectors.len() >= 64 {
+            u64::MAX
+        } else {
+            (1u64 << detectors.len()) - 1
+        };
+        Needles {
+            automaton,
+            owners,
+            patterns,
+            always,
+            all,
+        }
+    }
+
+    /// The detectors with a needle in `text` (plus those without needles).
+    fn active(&self, text: &str) -> u64 {
+        let mut found = self.always;
+        if found == self.all {
+            return found;
+        }
+        match &self.automaton {
+            Some(ac) => {
+                // Overlapping search: one needle inside another must not hide it.
+                for m in ac.find_overlapping_iter(text) {
+                    found |= self.owners[m.pattern().as_usize()];
+                    if found == self.all {
+                        break;
+                    }
+                }
+            }
+            None => {
+                for (p, owner) in self.patterns.iter().zip(&self.owners) {
+                    if found & owner != *owner && text.contains(p) {
+                        found |= owner;
+                    }
+                }
+            }
+        }
+        found
+    }
 }
 
 fn dispatch(language: Language) -> &'static Dispatch {
@@ -152,10 +232,12 @@ fn dispatch(language: Language) -> &'static Dispatch {
                     .embedded_grammar()
                     .map(|g| kind_masks(&g, lang, &detectors))
                     .unwrap_or_default();
+                let needles = Needles::new(&detectors);
                 Dispatch {
                     masks,
                     embedded_masks,
                     detectors,
+                    needles,
                 }
             })
             .collect()
@@ -184,12 +266,11 @@ fn kind_masks(
 }
 
 /// Whether any detector of `language` could find something in `text` (the literal
-/// prefilter). Sound by construction: a detector fires only on text containing a needle.
+/// prefilter). Sound by construction: a detector runs on a file only if the file contains
+/// one of its needles (or it declares none), so a file no detector would run on cannot
+/// yield a fact. All needles of the language are searched in one pass (Aho-Corasick).
 pub fn may_match(language: Language, text: &str) -> bool {
-    dispatch(language)
-        .detectors
-        .iter()
-        .any(|d| d.needles().iter().any(|n| text.contains(n)))
+    dispatch(language).needles.active(text) != 0
 }
 
 /// Runs every detector of the file's language over its trees in one traversal and returns
@@ -197,18 +278,10 @@ pub fn may_match(language: Language, text: &str) -> bool {
 pub fn detect(path: &str, text: &str, parsed: &ParsedFile) -> Vec<Fact> {
     let table = dispatch(parsed.language);
     let mut cx = FileCx::new(path, parsed.language, text);
-    let active: Vec<usize> = (0..table.detectors.len())
-        .filter(|&i| {
-            table.detectors[i]
-                .needles()
-                .iter()
-                .any(|n| text.contains(n))
-        })
-        .collect();
-    if active.is_empty() {
+    let active_mask = table.needles.active(text);
+    if active_mask == 0 {
         return Vec::new();
     }
-    let active_mask: u64 = active.iter().fold(0, |m, &i| m | (1 << i));
     let mut visitors: Vec<Option<Box<dyn Visitor<'_> + '_>>> = (0..table.detectors.len())
         .map(|i| (active_mask & (1 << i) != 0).then(|| table.detectors[i].visitor(&cx)))
         .collect();
@@ -279,6 +352,82 @@ fn call<'t>(
         m &= m - 1;
         if let Some(Some(v)) = visitors.get_mut(i) {
             f(v.as_mut(), cx);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The detectors whose needles occur in `text`, searched one by one (the definition).
+    fn naive(language: Language, text: &str) -> u64 {
+        let table = dispatch(language);
+        let mut mask = 0;
+        for (i, d) in table.detectors.iter().enumerate() {
+            if d.needles().is_empty() || d.needles().iter().any(|n| text.contains(n)) {
+                mask |= 1 << i;
+            }
+        }
+        mask
+    }
+
+    fn texts() -> Vec<(Language, String)> {
+        let mut out = Vec::new();
+        let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures");
+        let mut stack = vec![fixtures];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if let (Some(lang), Ok(text)) =
+                    (Language::from_path(&path), std::fs::read_to_string(&path))
+                {
+                    out.push((lang, text));
+                }
+            }
+        }
+        assert!(out.len() > 10, "fixtures found: {}", out.len());
+        // Every needle alone, inside other text, overlapping another needle, and cut short.
+        for &lang in &Language::ALL {
+            for d in dispatch(lang).detectors.iter() {
+                for n in d.needles() {
+                    out.push((lang, n.to_string()));
+                    out.push((lang, format!("x = 1\n# {n}{n}\n")));
+                    out.push((lang, n[..n.len() - 1].to_string()));
+                    out.push((lang, format!("celery_{n}_EventEmitter")));
+                }
+            }
+            out.push((lang, String::new()));
+            out.push((lang, "def f():\n    return 1\n".into()));
+        }
+        out
+    }
+
+    #[test]
+    fn prefilter_matches_the_needle_definition() {
+        let mut hits = 0;
+        for (lang, text) in texts() {
+            let mask = dispatch(lang).needles.active(&text);
+            assert_eq!(mask, naive(lang, &text), "{lang}: {text:?}");
+            assert_eq!(may_match(lang, &text), mask != 0);
+            hits += usize::from(mask != 0);
+        }
+        assert!(hits > 10, "the texts exercise the needles: {hits}");
+    }
+
+    #[test]
+    fn overlapping_needles_are_all_found() {
+        // `celery` and `task` of the Celery detector overlap in `celerytask`-like text;
+        // a single-needle text must activate exactly the detectors that declared it.
+        for &lang in &Language::ALL {
+            let table = dispatch(lang);
+            for (i, d) in table.detectors.iter().enumerate() {
+                for n in d.needles() {
+                    assert_ne!(table.needles.active(n) & (1 << i), 0, "{lang}: {n}");
+                }
+            }
         }
     }
 }

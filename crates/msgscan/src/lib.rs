@@ -308,6 +308,21 @@ impl Scanner {
         }
     }
 
+    /// The walk stage alone: the files a [`scan`](Self::scan) of `paths` would analyse,
+    /// sorted, with the same filters (`.gitignore`, vendored directories, minified names).
+    /// For benchmarks and profiling of the stages; a scan does not need it.
+    pub fn files<P: AsRef<Path>>(&self, paths: &[P]) -> Result<Vec<PathBuf>, ScanError> {
+        let paths: Vec<PathBuf> = paths.iter().map(|p| p.as_ref().to_path_buf()).collect();
+        for p in &paths {
+            if std::fs::symlink_metadata(p).is_err() {
+                return Err(ScanError::PathNotFound(p.clone()));
+            }
+        }
+        let root = self.root_for(&paths);
+        let walked = walk::collect(&paths, &root, &self.options);
+        Ok(walked.files.into_iter().map(|f| f.abs).collect())
+    }
+
     fn root_for(&self, paths: &[PathBuf]) -> PathBuf {
         if let Some(r) = &self.options.root {
             return r.clone();
