@@ -1,9 +1,13 @@
 //! Embeds every `rules/*.toml` of the repository, in file-name order.
+//!
+//! The rerun triggers are relative to this package, so a copy of the repository built in
+//! the same target directory (as pre-commit does for every revision) re-embeds its own
+//! rules instead of trusting the mtimes of the first checkout's files.
 use std::fmt::Write;
 
 fn main() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rules");
-    println!("cargo:rerun-if-changed={}", dir.display());
+    println!("cargo:rerun-if-changed=../../rules");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .expect("rules/ directory")
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -12,11 +16,11 @@ fn main() {
     files.sort();
     let mut out = String::from("&[\n");
     for f in &files {
-        println!("cargo:rerun-if-changed={}", f.display());
         let name = f
             .file_name()
             .and_then(|n| n.to_str())
             .expect("utf-8 file name");
+        println!("cargo:rerun-if-changed=../../rules/{name}");
         let abs = f.canonicalize().expect("rule file");
         writeln!(
             out,

@@ -37,11 +37,13 @@ fn main() {
     let mut inputs = Vec::new();
     for dir in ["../msgscan-detect/src", "../msgscan-lang/src", "src"] {
         let d = manifest.join(dir);
-        println!("cargo:rerun-if-changed={}", d.display());
+        // Relative to this package: a copy of the repository built in the same target
+        // directory reruns this script for its own files.
+        println!("cargo:rerun-if-changed={dir}");
         files_under(&d, &mut inputs);
     }
     let lock = manifest.join("../../Cargo.lock");
-    println!("cargo:rerun-if-changed={}", lock.display());
+    println!("cargo:rerun-if-changed=../../Cargo.lock");
     inputs.push(lock);
     let mut rels: Vec<(String, PathBuf)> = inputs
         .into_iter()
