@@ -82,3 +82,34 @@ fn every_rule_has_firing_and_non_firing_fixtures() {
         );
     }
 }
+
+#[test]
+fn readme_rules_table_lists_every_rule() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let section = readme
+        .split("\n## Rules\n")
+        .nth(1)
+        .unwrap()
+        .split("\n## ")
+        .next()
+        .unwrap();
+    let rows: Vec<(String, String, String)> = section
+        .lines()
+        .filter_map(|l| {
+            let cells: Vec<&str> = l.strip_prefix("| `")?.split('|').map(str::trim).collect();
+            Some((
+                cells[0].trim_end_matches('`').to_string(),
+                cells[1].to_string(),
+                cells[2].to_string(),
+            ))
+        })
+        .collect();
+    let book = Rulebook::builtin().unwrap();
+    let expected: Vec<(String, String, String)> = book
+        .rules()
+        .iter()
+        .map(|r| (r.id.clone(), r.category.clone(), r.severity.to_string()))
+        .collect();
+    assert_eq!(rows, expected, "README.md's rules table is out of date");
+}

@@ -266,27 +266,37 @@ fn rules(id: Option<&str>) -> Result<ExitCode, ExitCode> {
         eprintln!("{:?}", miette::Report::new_boxed(e));
         ExitCode::from(USAGE_ERROR)
     })?;
-    let list = |rules: &mut dyn Iterator<Item = &msgscan::Rule>| {
+    // Written through a locked stdout: `msgscan rules | head` must not panic on a closed
+    // pipe.
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let list = |rules: &mut dyn Iterator<Item = &msgscan::Rule>, out: &mut dyn Write| {
         for r in rules {
-            println!(
+            writeln!(
+                out,
                 "{:<40} {:<8} {:<20} {}",
                 r.id, r.severity, r.category, r.title
-            );
+            )?;
         }
+        Ok::<(), std::io::Error>(())
     };
     let Some(id) = id else {
-        list(&mut book.rules().iter());
+        let _ = list(&mut book.rules().iter(), &mut out);
         return Ok(ExitCode::SUCCESS);
     };
     if let Some(r) = book.rule(id) {
-        println!("{} ({}, {})\n", r.id, r.severity, r.category);
-        println!("{}\n\n{}\n\nFix: {}\n", r.title, r.why, r.fix);
-        println!("Example:\n{}\nInstead:\n{}", r.example_bad, r.example_good);
-        println!("Languages: {}", r.languages.join(", "));
-        println!("Docs: {}\nReferences:", r.docs_url());
+        let mut text = format!("{} ({}, {})\n\n", r.id, r.severity, r.category);
+        text.push_str(&format!("{}\n\n{}\n\nFix: {}\n\n", r.title, r.why, r.fix));
+        text.push_str(&format!(
+            "Example:\n{}\nInstead:\n{}\n",
+            r.example_bad, r.example_good
+        ));
+        text.push_str(&format!("Languages: {}\n", r.languages.join(", ")));
+        text.push_str(&format!("Docs: {}\nReferences:\n", r.docs_url()));
         for reference in &r.references {
-            println!("  {reference}");
+            text.push_str(&format!("  {reference}\n"));
         }
+        let _ = out.write_all(text.as_bytes());
         return Ok(ExitCode::SUCCESS);
     }
     let family: Vec<&msgscan::Rule> = book
@@ -295,7 +305,7 @@ fn rules(id: Option<&str>) -> Result<ExitCode, ExitCode> {
         .filter(|r| msgscan::selector_matches(id, &r.id))
         .collect();
     if !family.is_empty() {
-        list(&mut family.into_iter());
+        let _ = list(&mut family.into_iter(), &mut out);
         return Ok(ExitCode::SUCCESS);
     }
     let near = msgscan::nearest(id, book.rules().iter().map(|r| r.id.as_str()));
