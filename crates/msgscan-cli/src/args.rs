@@ -49,6 +49,14 @@ pub enum Command {
     Hook(HookArgs),
     /// List the rules, or explain one (an id), or list a family (a prefix such as `celery`).
     Rules { id: Option<String> },
+    /// Write a commented `msgscan.toml` tuned to what a scan of DIR finds.
+    Init {
+        /// The project directory (default: the current directory).
+        dir: Option<PathBuf>,
+        /// Overwrite an existing msgscan.toml.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Debug, Args)]

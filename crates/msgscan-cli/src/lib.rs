@@ -14,6 +14,7 @@ use clap::Parser;
 use msgscan::{Baseline, Report, Rulebook, ScanOptions, Scanner};
 
 pub mod args;
+mod init;
 pub mod output;
 mod progress;
 pub mod settings;
@@ -42,6 +43,7 @@ fn run(cli: Cli) -> ExitCode {
         Command::Scan(args) => scan(args),
         Command::Hook(args) => hook(args),
         Command::Rules { id } => rules(id.as_deref()),
+        Command::Init { dir, force } => init(dir, force),
     };
     result.unwrap_or_else(|code| code)
 }
@@ -259,6 +261,34 @@ fn finish(
         .threshold()
         .is_some_and(|t| report.has_findings_at_least(t));
     Ok(ExitCode::from(u8::from(failed)))
+}
+
+fn init(dir: Option<PathBuf>, force: bool) -> Result<ExitCode, ExitCode> {
+    let dir = dir.unwrap_or_else(|| PathBuf::from("."));
+    if !dir.is_dir() {
+        return Err(usage_error(msgscan::ScanError::PathNotFound(dir)));
+    }
+    let target = dir.join("msgscan.toml");
+    if target.exists() && !force {
+        eprintln!(
+            "error: {} already exists\n  help: edit it, or run `msgscan init --force` to replace it",
+            target.display()
+        );
+        return Err(ExitCode::from(USAGE_ERROR));
+    }
+    let scanner = Scanner::new(ScanOptions::default()).map_err(usage_error)?;
+    let report = scanner.scan(&[&dir]).map_err(usage_error)?;
+    let text = init::template(&dir, &report);
+    std::fs::write(&target, text).map_err(|e| {
+        eprintln!("error: cannot write {}: {e}", target.display());
+        ExitCode::from(USAGE_ERROR)
+    })?;
+    eprintln!(
+        "msgscan: wrote {} ({} findings today); `msgscan scan` reads it from now on",
+        target.display(),
+        report.findings.len()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn rules(id: Option<&str>) -> Result<ExitCode, ExitCode> {

@@ -480,3 +480,49 @@ fn project_configuration_is_read_and_the_command_line_outranks_it() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn init_writes_a_config_tuned_to_the_project_that_scan_accepts() {
+    let dir = temp_dir("init");
+    write(
+        &dir.join("app/tasks.py"),
+        "from celery import shared_task\n\n@shared_task(max_retries=None)\ndef sync(a):\n    return a\n",
+    );
+    std::fs::create_dir_all(dir.join("tests")).unwrap();
+    let o = msgscan().arg("init").arg(&dir).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = std::fs::read_to_string(dir.join("msgscan.toml")).unwrap();
+    assert!(text.contains("celery     1 constructs"), "{text}");
+    assert!(
+        text.contains("# \"celery-unbounded-retries\",  # 1 finding(s), warning"),
+        "{text}"
+    );
+    assert!(text.contains("files = [\"tests/**\"]"), "{text}");
+    // The file it wrote is valid, also with its suggested `select` switched on.
+    let o = msgscan()
+        .args(["scan", "--no-cache"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let selected = text.replace("# select = ", "select = ");
+    write(&dir.join("msgscan.toml"), &selected);
+    let o = msgscan()
+        .args(["scan", "--no-cache", "--format", "json"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(findings(&json(&o)).len(), 1);
+    // It never overwrites without --force.
+    let o = msgscan().arg("init").arg(&dir).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--force"));
+    let o = msgscan()
+        .args(["init", "--force"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
