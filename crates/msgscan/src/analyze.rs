@@ -79,6 +79,15 @@ fn analyze(parser: &mut FileParser, file: &WalkedFile, options: &ScanOptions) ->
     };
     out.language = Some(language);
     let size = match std::fs::metadata(&file.abs) {
+        Ok(m) if !m.is_file() => {
+            // A FIFO, socket or device given explicitly: reading it could block forever.
+            out.error = Some(error(
+                &file.rel,
+                "io",
+                "not a regular file (FIFO, socket or device); not read".into(),
+            ));
+            return out;
+        }
         Ok(m) => m.len(),
         Err(e) => {
             out.error = Some(error(&file.rel, "io", format!("cannot read: {e}")));
@@ -96,7 +105,20 @@ fn analyze(parser: &mut FileParser, file: &WalkedFile, options: &ScanOptions) ->
         ));
         return out;
     }
-    let bytes = match std::fs::read(&file.abs) {
+    // Read at most one byte past the limit: a file that grows after the size check is
+    // still bounded.
+    let bytes = match read_bounded(&file.abs, options.max_file_size) {
+        Ok(b) if b.len() as u64 > options.max_file_size => {
+            out.error = Some(error(
+                &file.rel,
+                "too-large",
+                format!(
+                    "file grew above the {} byte limit while being read; not analysed",
+                    options.max_file_size
+                ),
+            ));
+            return out;
+        }
         Ok(b) => b,
         Err(e) => {
             out.error = Some(error(&file.rel, "io", format!("cannot read: {e}")));
@@ -165,9 +187,19 @@ fn analyze(parser: &mut FileParser, file: &WalkedFile, options: &ScanOptions) ->
     out.facts = msgscan_detect::detect(&file.rel, &text, &parsed);
     drop(parsed);
     if !out.facts.is_empty() {
-        out.source = Some(Arc::from(text));
+        // Snippets show source lines: secrets written in them are masked first.
+        out.source = Some(Arc::from(crate::redact::redact(&text)));
     }
     out
+}
+
+fn read_bounded(path: &std::path::Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)?;
+    Ok(bytes)
 }
 
 fn byte_of_point(text: &str, index: &msgscan_lang::LineIndex, p: msgscan_lang::Point) -> usize {
