@@ -40,6 +40,7 @@ pub use msgscan_report::{FileError, FileStats, Report, Tool};
 pub use msgscan_rulebook::{Finding, Rule, Rulebook, RulebookError, Scores, Severity};
 
 mod analyze;
+mod redact;
 mod walk;
 
 /// Renderers of a [`Report`]: `human`, `json`, `sarif` (needs the rules, e.g.
