@@ -4,7 +4,7 @@
 //!
 //! A scan is walk → read → prefilter → parse → detect → link → judge → render. The facade
 //! runs them fused per file on a thread pool; here each runs on its own over a whole
-//! project held in memory, on one thread, so its cost can be read off. [`tests`] check
+//! project held in memory, on one thread, so its cost can be read off. The unit tests check
 //! that the staged pipeline finds exactly the facts and findings a real scan finds, so the
 //! benchmarks measure the work a scan does.
 

@@ -30,6 +30,33 @@ pub use link::{Channel, Linker, Topology};
 pub use supabase_config::{UnverifiedEdgeFunction, edge_functions_without_verification};
 pub use supabase_sql::{UnprotectedTable, realtime_tables_without_rls};
 
+/// Entry points for the fuzz targets in `fuzz/`; not a stable API.
+#[doc(hidden)]
+pub mod fuzzing {
+    use std::ops::Range;
+
+    /// Runs the SQL text scanner of Postgres statements (LISTEN / NOTIFY / `pg_notify`,
+    /// dollar quotes, payload classification, `EXECUTE` text building) over `s` and returns
+    /// the byte ranges of the items and tokens it found, for the caller to check.
+    pub fn pg_text(s: &str) -> Vec<Range<usize>> {
+        let mut ranges = Vec::new();
+        let toks = crate::pg_text::lex(s);
+        for t in &toks {
+            ranges.push(t.start..t.end);
+            if let Some(text) = s.get(t.start..t.end) {
+                let _ = crate::pg_text::str_content(text);
+            }
+        }
+        let _ = crate::pg_text::classify_payload(s, &toks, 0);
+        for item in crate::pg_text::scan(s) {
+            ranges.push(item.range);
+        }
+        let _ = crate::pg_text::built_sql(s);
+        let _ = crate::pg_text::compact(s);
+        ranges
+    }
+}
+
 /// Every detector, in a fixed order (the order of the dispatch bitmask).
 pub fn detectors() -> &'static [&'static dyn Detector] {
     &[

@@ -619,10 +619,20 @@ fn function(s: &str, toks: &[Tok], i: usize, params_seen: usize) -> (Item, usize
 }
 
 /// Strips surrounding parentheses and trailing `::type` casts.
+/// Enclosing parentheses peeled at most: each check scans the whole expression, so an
+/// unbounded loop is quadratic on pathological nesting (`((((...))))` 50,000 deep).
+const MAX_PEEL: usize = 64;
+
 fn strip_expr<'a>(s: &str, mut toks: &'a [Tok]) -> &'a [Tok] {
+    let mut peeled = 0;
     loop {
         let n = toks.len();
-        if n >= 2 && is_punct(s, toks.first(), "(") && is_punct(s, toks.last(), ")") {
+        if n >= 2
+            && peeled < MAX_PEEL
+            && is_punct(s, toks.first(), "(")
+            && is_punct(s, toks.last(), ")")
+        {
+            peeled += 1;
             // only if the parentheses match each other
             let mut depth = 0i32;
             let mut whole = true;
@@ -1001,6 +1011,30 @@ pub(crate) fn built_sql(s: &str) -> Option<Built> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression (found by the hostile-input suite): peeling enclosing parentheses
+    /// rescanned the whole expression per layer, so `pg_notify('c', ((((...'x'...))))`
+    /// 50,000 deep took over five minutes.
+    #[test]
+    fn deeply_parenthesised_argument_is_not_quadratic() {
+        let depth = 50_000;
+        let s = format!(
+            "SELECT pg_notify('ch', {}'x'{});",
+            "(".repeat(depth),
+            ")".repeat(depth)
+        );
+        let start = std::time::Instant::now();
+        let items = scan(&s);
+        assert_eq!(items.len(), 1, "{items:#?}");
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(20),
+            "{:?}",
+            start.elapsed()
+        );
+        // Shallow nesting is still seen through.
+        let item = one("SELECT pg_notify((('ch')), 'x');");
+        assert_eq!(item.chan.raw, "'ch'");
+    }
 
     fn one(s: &str) -> Item {
         let items = scan(s);

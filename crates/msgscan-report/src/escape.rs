@@ -98,7 +98,17 @@ pub fn mermaid(s: &str) -> String {
 
 /// The message part of a GitHub Actions workflow command (`::error ...::<message>`).
 pub fn gh_data(s: &str) -> String {
-    s.replace('%', "%25")
+    // GitHub renders ANSI escapes in logs: control characters from scanned code go.
+    s.chars()
+        .map(|c| {
+            if c.is_control() && !matches!(c, '\n' | '\r') {
+                '?'
+            } else {
+                c
+            }
+        })
+        .collect::<String>()
+        .replace('%', "%25")
         .replace('\r', "%0D")
         .replace('\n', "%0A")
 }

@@ -102,6 +102,15 @@ fn analyze(
     };
     out.language = Some(language);
     let size = match std::fs::metadata(&file.abs) {
+        Ok(m) if !m.is_file() => {
+            // A FIFO, socket or device given explicitly: reading it could block forever.
+            out.error = Some(error(
+                &file.rel,
+                "io",
+                "not a regular file (FIFO, socket or device); not read".into(),
+            ));
+            return out;
+        }
         Ok(m) => m.len(),
         Err(e) => {
             out.error = Some(error(&file.rel, "io", format!("cannot read: {e}")));
@@ -119,7 +128,20 @@ fn analyze(
         ));
         return out;
     }
-    let bytes = match std::fs::read(&file.abs) {
+    // Read at most one byte past the limit: a file that grows after the size check is
+    // still bounded.
+    let bytes = match read_bounded(&file.abs, options.max_file_size) {
+        Ok(b) if b.len() as u64 > options.max_file_size => {
+            out.error = Some(error(
+                &file.rel,
+                "too-large",
+                format!(
+                    "file grew above the {} byte limit while being read; not analysed",
+                    options.max_file_size
+                ),
+            ));
+            return out;
+        }
         Ok(b) => b,
         Err(e) => {
             out.error = Some(error(&file.rel, "io", format!("cannot read: {e}")));
@@ -151,7 +173,7 @@ fn analyze(
                     out.suppressions = crate::suppress::parse(&text);
                 }
                 if !out.facts.is_empty() || !out.suppressions.is_empty() {
-                    out.source = Some(Arc::from(text));
+                    out.source = Some(Arc::from(crate::redact::redact(&text)));
                 }
             }
             out.cache_entry = Some(entry.clone());
@@ -237,7 +259,7 @@ fn analyze_content(
     let query = rulebook.queries_may_match(language, &text);
     if !detect && !query {
         if !out.suppressions.is_empty() {
-            out.source = Some(Arc::from(text));
+            out.source = Some(Arc::from(crate::redact::redact(&text)));
         }
         return;
     }
@@ -271,8 +293,18 @@ fn analyze_content(
     }
     drop(parsed);
     if !out.facts.is_empty() || !out.findings.is_empty() || !out.suppressions.is_empty() {
-        out.source = Some(Arc::from(text));
+        // Snippets show source lines: secrets written in them are masked first.
+        out.source = Some(Arc::from(crate::redact::redact(&text)));
     }
+}
+
+fn read_bounded(path: &std::path::Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)?;
+    Ok(bytes)
 }
 
 fn byte_of_point(text: &str, index: &msgscan_lang::LineIndex, p: msgscan_lang::Point) -> usize {

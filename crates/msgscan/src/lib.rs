@@ -43,6 +43,7 @@ pub use msgscan_rulebook::{Finding, Rule, Rulebook, RulebookError, Scores, Sever
 mod analyze;
 mod baseline;
 mod cache;
+mod redact;
 mod select;
 mod suppress;
 mod walk;

@@ -62,6 +62,8 @@ pub(crate) fn collect(paths: &[PathBuf], root: &Path, options: &ScanOptions) -> 
     let errors: Mutex<Vec<FileError>> = Mutex::new(Vec::new());
     let vendored = Arc::new(AtomicUsize::new(0));
     let minified = AtomicUsize::new(0);
+    let symlinks = AtomicUsize::new(0);
+    let special = AtomicUsize::new(0);
     let include_vendored = options.include_vendored;
 
     for path in paths {
@@ -104,16 +106,43 @@ pub(crate) fn collect(paths: &[PathBuf], root: &Path, options: &ScanOptions) -> 
             let found = &found;
             let errors = &errors;
             let minified = &minified;
+            let symlinks = &symlinks;
+            let special = &special;
             Box::new(move |entry| {
                 match entry {
                     Ok(e) => {
-                        if e.file_type().is_some_and(|t| t.is_file()) {
+                        let file_type = e.file_type();
+                        if file_type.is_some_and(|t| t.is_file()) {
                             let name = e.file_name().to_string_lossy();
                             if !include_vendored && is_minified_name(&name) {
                                 minified.fetch_add(1, Ordering::Relaxed);
                             } else if let Ok(mut f) = found.lock() {
                                 f.push(e.into_path());
                             }
+                        } else if file_type.is_some_and(|t| t.is_symlink()) {
+                            // Links are not followed; one that leads nowhere (dangling, or
+                            // a loop) is reported, the others are counted.
+                            match std::fs::metadata(e.path()) {
+                                Ok(_) => {
+                                    symlinks.fetch_add(1, Ordering::Relaxed);
+                                }
+                                Err(err) => {
+                                    if let Ok(mut es) = errors.lock() {
+                                        es.push(FileError {
+                                            path: display_path(e.path()),
+                                            kind: "io".into(),
+                                            message: format!(
+                                                "symbolic link leads nowhere (dangling or a loop): {err}"
+                                            ),
+                                            line: None,
+                                            column: None,
+                                        });
+                                    }
+                                }
+                            }
+                        } else if file_type.is_some_and(|t| !t.is_dir()) {
+                            // FIFOs, sockets, devices: never opened (a FIFO would block).
+                            special.fetch_add(1, Ordering::Relaxed);
                         }
                     }
                     Err(err) => {
@@ -141,6 +170,8 @@ pub(crate) fn collect(paths: &[PathBuf], root: &Path, options: &ScanOptions) -> 
     for (reason, n) in [
         ("vendored-dir", vendored.load(Ordering::Relaxed)),
         ("minified", minified.into_inner()),
+        ("symlink", symlinks.into_inner()),
+        ("special-file", special.into_inner()),
     ] {
         if n > 0 {
             skipped.insert(reason.to_string(), n);
