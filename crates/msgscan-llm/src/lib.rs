@@ -159,6 +159,8 @@ pub struct Settings {
     pub max_retry_after: Duration,
     pub max_tokens: u32,
     pub temperature: f32,
+    /// The sections to rewrite (default: all four); the others keep the template text.
+    pub sections: Vec<SectionId>,
 }
 
 impl fmt::Debug for Settings {
@@ -195,6 +197,7 @@ impl Settings {
             max_retry_after: Duration::from_secs(30),
             max_tokens: 700,
             temperature: 0.2,
+            sections: SectionId::ALL.to_vec(),
         }
     }
 
@@ -386,6 +389,9 @@ pub fn rewrite_detailed(report: &Report, context: &ReportContext, settings: &Set
     let mut outcomes = Vec::new();
     let mut fatal: Option<Failure> = None;
     for id in SectionId::ALL {
+        if !settings.sections.contains(&id) {
+            continue;
+        }
         if fatal.is_some() {
             outcomes.push((id, SectionOutcome::Skipped));
             continue;
@@ -442,7 +448,7 @@ fn notes(
         .filter(|(_, o)| *o == SectionOutcome::Rewritten)
         .map(|(id, _)| id.title())
         .collect();
-    if !rewritten.is_empty() && rewritten.len() < outcomes.len() {
+    if !rewritten.is_empty() && rewritten.len() < SectionId::ALL.len() {
         notes.push(format!(
             "Rewritten by the language model: {}. The other narrative sections are msgscan's template text.",
             rewritten.join(", ")
