@@ -276,7 +276,7 @@ pub fn parse_response(provider: Provider, body: &str) -> Result<String, Failure>
                 Some(_) => return Err(Failure::Malformed("`content` is not text".into())),
             };
             if finish == Some("length") {
-                return Err(Failure::Truncated);
+                return complete_sentences(&text).ok_or(Failure::Truncated);
             }
             finish_text(text)
         }
@@ -299,11 +299,31 @@ pub fn parse_response(provider: Provider, body: &str) -> Result<String, Failure>
                 return Err(Failure::Refusal(short(&text)));
             }
             if stop == Some("max_tokens") {
-                return Err(Failure::Truncated);
+                return complete_sentences(&text).ok_or(Failure::Truncated);
             }
             finish_text(text)
         }
     }
+}
+
+/// A text cut off at the token limit, up to its last complete sentence; `None` when less
+/// than one sentence is left.
+fn complete_sentences(text: &str) -> Option<String> {
+    let t = text.trim_end();
+    let mut end = None;
+    for (i, c) in t.char_indices() {
+        if matches!(c, '.' | '!' | '?') {
+            let next = t[i + c.len_utf8()..].chars().next();
+            if next.is_none_or(char::is_whitespace) {
+                end = Some(i + c.len_utf8());
+            }
+        }
+    }
+    let cut = t[..end?].trim();
+    if cut.len() < 20 {
+        return None;
+    }
+    finish_text(cut.to_string()).ok()
 }
 
 fn finish_text(text: String) -> Result<String, Failure> {

@@ -852,3 +852,39 @@ fn settings_come_from_config_and_environment_only() {
 fn toml_like(json: &str) -> msgscan_llm::LlmConfig {
     serde_json::from_str(json).expect("config")
 }
+
+#[test]
+fn truncated_answers_keep_complete_sentences_only() {
+    let report = scan("flask-celery");
+    let cut = |text: &str| {
+        Reply::json(
+            200,
+            json!({"choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "length"}]}),
+        )
+    };
+    let script = vec![
+        cut("The project needs more care in its workers. Then the rest of the sentence was cu"),
+        cut("No sentence ends in this cut-off answ"),
+    ];
+    let server = Server::start(script, Reply::raw(500, "{}"));
+    let mut s = settings(Provider::OpenAi, &server);
+    s.sections = vec![SectionId::ExecutiveSummary, SectionId::Strategy];
+    let r = msgscan_llm::rewrite_detailed(&report, &ReportContext::default(), &s);
+    assert_eq!(r.outcomes.len(), 2);
+    assert_eq!(
+        *outcome(&r, SectionId::ExecutiveSummary),
+        SectionOutcome::Rewritten
+    );
+    assert_eq!(
+        *outcome(&r, SectionId::Strategy),
+        SectionOutcome::Failed(msgscan_llm::Failure::Truncated)
+    );
+    let md = render(&report, r.narrative);
+    assert!(
+        md.contains("The project needs more care in its workers.\n"),
+        "{md}"
+    );
+    assert!(!md.contains("the rest of the sentence"), "{md}");
+    assert!(md.contains("Rewritten by the language model: Executive Summary. The other narrative sections are msgscan's template text."), "{md}");
+    assert!(md.contains("Messaging Architecture Strategy: the language model test-model (openai) was not used (the model's answer was cut off at the token limit)"), "{md}");
+}
