@@ -122,7 +122,7 @@ fn smollm2_end_to_end() {
     let mut settings = Settings::new(Provider::OpenAi, base.clone(), "SmolLM2-135M-Instruct");
     // A 135M model on 2 shared cores: one section, a short answer.
     settings.sections = vec![SectionId::ExecutiveSummary];
-    settings.max_tokens = 64;
+    settings.max_tokens = 128;
     settings.temperature = 0.0;
     settings.timeout = Duration::from_secs(300);
     settings.max_retries = 0;
