@@ -69,6 +69,11 @@ pub struct ScanArgs {
     /// suppressed); later scans with `--baseline FILE` report only new findings.
     #[arg(long, value_name = "FILE")]
     pub write_baseline: Option<PathBuf>,
+    /// Let an LLM rewrite the narrative sections of the markdown/html report (provider,
+    /// base URL and model from `[llm]` or MSGSCAN_LLM_*; key from the environment). Every
+    /// fact, finding and score still comes from the rules.
+    #[arg(long)]
+    pub llm: bool,
 }
 
 #[derive(Debug, Args)]

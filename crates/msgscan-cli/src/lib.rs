@@ -19,7 +19,7 @@ pub mod output;
 mod progress;
 pub mod settings;
 
-use args::{Cli, Command, FailOn, HookArgs, ScanArgs};
+use args::{Cli, Command, FailOn, Format, HookArgs, ScanArgs};
 use settings::Settings;
 
 /// Exit code for usage, configuration and rulebook errors.
@@ -126,12 +126,7 @@ fn scan(args: ScanArgs) -> Result<ExitCode, ExitCode> {
             path.display()
         );
     }
-    finish(
-        &settings,
-        scanner.rulebook().rules(),
-        baseline.as_ref(),
-        report,
-    )
+    finish(&settings, &scanner, baseline.as_ref(), report, args.llm)
 }
 
 fn hook(args: HookArgs) -> Result<ExitCode, ExitCode> {
@@ -169,12 +164,7 @@ fn hook(args: HookArgs) -> Result<ExitCode, ExitCode> {
     }
     let report = with_progress(&settings, |p| scanner.scan_changed(&project, &files, p))?;
     let scanned = report.files.scanned;
-    let code = finish(
-        &settings,
-        scanner.rulebook().rules(),
-        baseline.as_ref(),
-        report,
-    );
+    let code = finish(&settings, &scanner, baseline.as_ref(), report, false);
     if settings.format == args::Format::Human {
         eprintln!(
             "msgscan: judged {} given file(s) in the context of the {} files of {}",
@@ -210,12 +200,66 @@ fn with_progress(
 }
 
 /// Applies the baseline, writes the report and decides the exit code.
+/// The document options of the markdown/html report: the project's `[report]` context and,
+/// with `--llm`, the narrative the model rewrote (checked against the report; the template
+/// text stays for any section that fails).
+fn document(
+    settings: &Settings,
+    scanner: &Scanner,
+    report: &Report,
+    llm: bool,
+) -> Result<msgscan::render::DocumentOptions, ExitCode> {
+    let project = &scanner.options().settings;
+    let context = msgscan::render::ReportContext {
+        stage: project.report.stage.clone(),
+        expected_volume: project.report.expected_volume.clone(),
+        constraints: project.report.constraints.clone(),
+    };
+    if !llm {
+        return Ok(msgscan::render::DocumentOptions {
+            context,
+            narrative: None,
+        });
+    }
+    if !matches!(settings.format, Format::Markdown | Format::Html) {
+        eprintln!(
+            "msgscan: --llm only changes the markdown and html reports; ignored for this format"
+        );
+        return Ok(msgscan::render::DocumentOptions {
+            context,
+            narrative: None,
+        });
+    }
+    let config = msgscan_llm::LlmConfig {
+        // Ollama, vLLM and llama.cpp speak the OpenAI chat-completions protocol.
+        provider: project.llm.provider.as_deref().map(|p| match p {
+            "anthropic" => "anthropic".to_string(),
+            _ => "openai".to_string(),
+        }),
+        base_url: project.llm.base_url.clone(),
+        model: project.llm.model.clone(),
+        send_source: Some(project.llm.send_source),
+        ..msgscan_llm::LlmConfig::default()
+    };
+    let llm_settings = msgscan_llm::Settings::from_env(&config).map_err(|e| {
+        eprintln!("error: --llm: {e}\n  help: set `[llm]` in msgscan.toml or MSGSCAN_LLM_PROVIDER / MSGSCAN_LLM_MODEL; keys only from the environment");
+        ExitCode::from(USAGE_ERROR)
+    })?;
+    let narrative = msgscan_llm::rewrite(report, &context, &llm_settings);
+    Ok(msgscan::render::DocumentOptions {
+        context,
+        narrative: Some(narrative),
+    })
+}
+
 fn finish(
     settings: &Settings,
-    rules: &[msgscan::Rule],
+    scanner: &Scanner,
     baseline: Option<&Baseline>,
     mut report: Report,
+    llm: bool,
 ) -> Result<ExitCode, ExitCode> {
+    let rules = scanner.rulebook().rules();
     if let (Some(b), Some(path)) = (baseline, &settings.baseline) {
         let applied = b.apply(&mut report);
         if applied.stale > 0 {
@@ -227,6 +271,7 @@ fn finish(
             );
         }
     }
+    let doc = document(settings, scanner, &report, llm)?;
     let written = match &settings.output {
         Some(path) => {
             let file = std::fs::File::create(path).map_err(|e| {
@@ -238,14 +283,14 @@ fn finish(
             })?;
             let mut out = std::io::BufWriter::new(file);
             let color = output::use_color(false);
-            output::render(&report, rules, settings.format, color, &mut out)
+            output::render(&report, rules, &doc, settings.format, color, &mut out)
                 .and_then(|()| out.flush())
         }
         None => {
             let stdout = std::io::stdout();
             let color = output::use_color(stdout.is_terminal());
             let mut out = stdout.lock();
-            output::render(&report, rules, settings.format, color, &mut out)
+            output::render(&report, rules, &doc, settings.format, color, &mut out)
                 .and_then(|()| out.flush())
         }
     };

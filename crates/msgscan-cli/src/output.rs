@@ -12,6 +12,7 @@ use crate::args::Format;
 pub fn render(
     report: &Report,
     rules: &[msgscan::Rule],
+    document: &render::DocumentOptions,
     format: Format,
     color: bool,
     out: &mut dyn Write,
@@ -27,8 +28,8 @@ pub fn render(
         ),
         Format::Json => render::json(report, out),
         Format::Sarif => render::sarif(report, rules, out),
-        Format::Markdown => render::markdown(report, &render::DocumentOptions::default(), out),
-        Format::Html => render::html(report, &render::DocumentOptions::default(), out),
+        Format::Markdown => render::markdown(report, document, out),
+        Format::Html => render::html(report, document, out),
         Format::Asyncapi => render::asyncapi(report, out),
         Format::Github => render::github(report, out),
     }

@@ -526,3 +526,99 @@ fn init_writes_a_config_tuned_to_the_project_that_scan_accepts() {
     assert_eq!(o.status.code(), Some(0));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A one-model OpenAI-compatible server on 127.0.0.1 that answers every chat completion
+/// with `text`; returns its base URL.
+fn fake_openai(text: &'static str) -> String {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(8) {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            let reply = serde_json::json!({
+                "id": "x", "object": "chat.completion", "model": "test",
+                "choices": [{"index": 0, "finish_reason": "stop",
+                             "message": {"role": "assistant", "content": text}}]
+            })
+            .to_string();
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
+                reply.len()
+            );
+        }
+    });
+    url
+}
+
+#[test]
+fn llm_flag_rewrites_only_the_narrative_of_the_report() {
+    let project = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fixtures/projects/flask-celery"
+    );
+    let url = fake_openai("The messaging design is sound; keep the retries as they are.");
+    let o = msgscan()
+        .args([
+            "scan",
+            project,
+            "--format",
+            "markdown",
+            "--fail-on",
+            "never",
+            "--no-cache",
+            "--llm",
+        ])
+        .env("MSGSCAN_LLM_PROVIDER", "openai")
+        .env("MSGSCAN_LLM_BASE_URL", &url)
+        .env("MSGSCAN_LLM_MODEL", "test-model")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let md = stdout(&o);
+    assert!(md.contains("The messaging design is sound"), "{md}");
+    assert!(
+        md.contains("test-model") || md.contains("test\\-model"),
+        "{md}"
+    );
+    // The data sections still come from the rules.
+    assert!(
+        md.contains("celery-acks-late-without-reject-on-worker-lost"),
+        "{md}"
+    );
+
+    // --llm without a provider is a configuration error the user can act on.
+    let o = msgscan()
+        .args([
+            "scan",
+            project,
+            "--format",
+            "markdown",
+            "--no-cache",
+            "--llm",
+        ])
+        .env_remove("MSGSCAN_LLM_PROVIDER")
+        .env_remove("MSGSCAN_LLM_MODEL")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("MSGSCAN_LLM_PROVIDER"),
+        "{}",
+        stderr(&o)
+    );
+}
