@@ -326,3 +326,42 @@ pub fn enclosing_function(node: Node<'_>) -> Option<Node<'_>> {
 pub fn within(inner: &std::ops::Range<usize>, outer: &std::ops::Range<usize>) -> bool {
     inner.start >= outer.start && inner.end <= outer.end
 }
+
+/// The bindings an ES `import` statement makes: `(local name, imported name)`, where the
+/// imported name is `None` for a default import, `Some("*")` for a namespace import and
+/// `Some(name)` for a named one (`import { a as b }` gives `("b", Some("a"))`).
+pub fn import_bindings<'s>(node: Node<'_>, cx: &FileCx<'s>) -> Vec<(&'s str, Option<&'s str>)> {
+    let mut out = Vec::new();
+    let mut c = node.walk();
+    for clause in node
+        .named_children(&mut c)
+        .filter(|n| n.kind() == "import_clause")
+    {
+        let mut cc = clause.walk();
+        for part in clause.named_children(&mut cc) {
+            match part.kind() {
+                "identifier" => out.push((cx.text(part), None)),
+                "namespace_import" => {
+                    if let Some(id) = part.named_child(0) {
+                        out.push((cx.text(id), Some("*")));
+                    }
+                }
+                "named_imports" => {
+                    let mut sc = part.walk();
+                    for spec in part
+                        .named_children(&mut sc)
+                        .filter(|s| s.kind() == "import_specifier")
+                    {
+                        let Some(name) = spec.child_by_field_name("name") else {
+                            continue;
+                        };
+                        let local = spec.child_by_field_name("alias").unwrap_or(name);
+                        out.push((cx.text(local), Some(cx.text(name))));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    out
+}

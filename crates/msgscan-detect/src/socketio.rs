@@ -1071,36 +1071,8 @@ impl JsVisitor {
         else {
             return;
         };
-        let mut c = node.walk();
-        for clause in node
-            .named_children(&mut c)
-            .filter(|n| n.kind() == "import_clause")
-        {
-            let mut cc = clause.walk();
-            for part in clause.named_children(&mut cc) {
-                match part.kind() {
-                    "identifier" => self.bind_import(cx.text(part), None, &source),
-                    "namespace_import" => {
-                        if let Some(id) = part.named_child(0) {
-                            self.bind_import(cx.text(id), Some("*"), &source);
-                        }
-                    }
-                    "named_imports" => {
-                        let mut sc = part.walk();
-                        for spec in part
-                            .named_children(&mut sc)
-                            .filter(|s| s.kind() == "import_specifier")
-                        {
-                            let Some(name) = spec.child_by_field_name("name") else {
-                                continue;
-                            };
-                            let local = spec.child_by_field_name("alias").unwrap_or(name);
-                            self.bind_import(cx.text(local), Some(cx.text(name)), &source);
-                        }
-                    }
-                    _ => {}
-                }
-            }
+        for (local, imported) in js::import_bindings(node, cx) {
+            self.bind_import(local, imported, &source);
         }
         // A side-effect import of an adapter still counts.
         if source.starts_with("@socket.io/") && source.contains("adapter") {
