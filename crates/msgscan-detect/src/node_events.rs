@@ -511,7 +511,7 @@ impl EventsVisitor {
         let capture = options
             .and_then(|o| js::object_property(o, "captureRejections", cx))
             .is_some_and(|v| cx.text(v) == "true");
-        let binding = binding_of(node, cx);
+        let binding = js::binding_of(node, cx);
         self.instances.push(Instance {
             at: node.byte_range(),
             binding,
@@ -750,38 +750,6 @@ fn number_or_expr(node: Node<'_>, cx: &FileCx<'_>) -> Value {
     t.parse::<i64>()
         .map(Value::from)
         .unwrap_or_else(|_| crate::py::expr(t))
-}
-
-/// The name a `new` expression is bound to: `const x = new E()`, `this.x = new E()`, a class
-/// field `x = new E()` (as `this.x`).
-fn binding_of(node: Node<'_>, cx: &FileCx<'_>) -> Option<String> {
-    let mut n = node;
-    while let Some(p) = n.parent() {
-        match p.kind() {
-            "as_expression"
-            | "non_null_expression"
-            | "parenthesized_expression"
-            | "satisfies_expression" => n = p,
-            "variable_declarator" => {
-                return p
-                    .child_by_field_name("name")
-                    .map(|x| cx.text(x).to_string());
-            }
-            "assignment_expression" => {
-                return p
-                    .child_by_field_name("left")
-                    .and_then(|l| js::member_path(l, cx));
-            }
-            "public_field_definition" | "field_definition" => {
-                let name = p
-                    .child_by_field_name("name")
-                    .or_else(|| p.child_by_field_name("property"))?;
-                return Some(format!("this.{}", cx.text(name)));
-            }
-            _ => return None,
-        }
-    }
-    None
 }
 
 impl<'t> Visitor<'t> for EventsVisitor {

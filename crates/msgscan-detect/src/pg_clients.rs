@@ -1427,36 +1427,6 @@ struct JsVisitor {
     imports_pg: bool,
 }
 
-fn js_binding(node: Node<'_>, cx: &FileCx<'_>) -> Option<String> {
-    let mut n = node;
-    while let Some(p) = n.parent() {
-        match p.kind() {
-            "await_expression"
-            | "as_expression"
-            | "non_null_expression"
-            | "parenthesized_expression"
-            | "satisfies_expression" => n = p,
-            "variable_declarator" => {
-                let name = p.child_by_field_name("name")?;
-                return (name.kind() == "identifier").then(|| cx.text(name).to_string());
-            }
-            "assignment_expression" => {
-                return p
-                    .child_by_field_name("left")
-                    .and_then(|l| js::member_path(l, cx));
-            }
-            "public_field_definition" | "field_definition" => {
-                let name = p
-                    .child_by_field_name("name")
-                    .or_else(|| p.child_by_field_name("property"))?;
-                return Some(format!("this.{}", cx.text(name)));
-            }
-            _ => return None,
-        }
-    }
-    None
-}
-
 /// Whether a listener body reconnects, re-listens, retries or exits the process: it calls
 /// something named so (`connect`, `listen`, `retry`, `restart`, `setTimeout`, `exit`,
 /// `start`, `init`, `setup`, `subscribe`, `kill`) or throws. Iterative.
@@ -1648,7 +1618,7 @@ impl JsVisitor {
         let port = options
             .and_then(|o| js::object_property(o, "port", cx))
             .is_some_and(|p| cx.text(p).contains("6543"));
-        let binding = js_binding(node, cx);
+        let binding = js::binding_of(node, cx);
         self.st.add_conn(
             Conn {
                 binding,
@@ -1767,7 +1737,7 @@ impl JsVisitor {
             self.mark_escapes(&args, cx);
         }
         if func.kind() == "identifier" && self.subscriber_fns.contains(cx.text(func)) {
-            let binding = js_binding(node, cx);
+            let binding = js::binding_of(node, cx);
             let dsn = js::arguments(node).into_iter().next().and_then(|o| {
                 js::object_property(o, "connectionString", cx).and_then(|v| js::string_value(v, cx))
             });
@@ -1814,7 +1784,7 @@ impl JsVisitor {
                 if !is_pool {
                     return;
                 }
-                let binding = js_binding(node, cx)
+                let binding = js::binding_of(node, cx)
                     .map(|b| (b, js_scope(node)))
                     .or_else(|| {
                         // pool.connect((err, client, release) => ...): bound in the callback

@@ -973,38 +973,6 @@ fn url_namespace(url: &str) -> String {
     }
 }
 
-fn js_binding(node: Node<'_>, cx: &FileCx<'_>) -> Option<String> {
-    let mut n = node;
-    while let Some(p) = n.parent() {
-        match p.kind() {
-            "as_expression"
-            | "non_null_expression"
-            | "parenthesized_expression"
-            | "satisfies_expression"
-            | "await_expression" => n = p,
-            "variable_declarator" => {
-                return p
-                    .child_by_field_name("name")
-                    .filter(|x| x.kind() == "identifier")
-                    .map(|x| cx.text(x).to_string());
-            }
-            "assignment_expression" => {
-                return p
-                    .child_by_field_name("left")
-                    .and_then(|l| js::member_path(l, cx));
-            }
-            "public_field_definition" | "field_definition" => {
-                let name = p
-                    .child_by_field_name("name")
-                    .or_else(|| p.child_by_field_name("property"))?;
-                return Some(format!("this.{}", cx.text(name)));
-            }
-            _ => return None,
-        }
-    }
-    None
-}
-
 /// The first parameter's name of a function node.
 fn first_param(func: Node<'_>, cx: &FileCx<'_>) -> Option<String> {
     if let Some(p) = func.child_by_field_name("parameter") {
@@ -1173,7 +1141,7 @@ impl JsVisitor {
     }
 
     fn new_server(&mut self, node: Node<'_>, via: &str, cx: &FileCx<'_>) {
-        let binding = js_binding(node, cx);
+        let binding = js::binding_of(node, cx);
         let opts = js::arguments(node)
             .into_iter()
             .rev()
@@ -1228,7 +1196,7 @@ impl JsVisitor {
     }
 
     fn new_client(&mut self, node: Node<'_>, cx: &FileCx<'_>) {
-        let binding = js_binding(node, cx);
+        let binding = js::binding_of(node, cx);
         let ns = js::arguments(node)
             .first()
             .and_then(|u| js::string_value(*u, cx))

@@ -615,37 +615,6 @@ impl SbVisitor {
                 .any(|seg| seg.to_ascii_lowercase().contains("supabase"))
     }
 
-    /// The binding a value is assigned to, looking through `await` and TS wrappers.
-    fn binding_of(node: Node<'_>, cx: &FileCx<'_>) -> Option<String> {
-        let mut n = node;
-        while let Some(p) = n.parent() {
-            match p.kind() {
-                "as_expression"
-                | "non_null_expression"
-                | "parenthesized_expression"
-                | "satisfies_expression"
-                | "await_expression" => n = p,
-                "variable_declarator" => {
-                    let name = p.child_by_field_name("name")?;
-                    return (name.kind() == "identifier").then(|| cx.text(name).to_string());
-                }
-                "assignment_expression" => {
-                    return p
-                        .child_by_field_name("left")
-                        .and_then(|l| js::member_path(l, cx));
-                }
-                "public_field_definition" | "field_definition" => {
-                    let name = p
-                        .child_by_field_name("name")
-                        .or_else(|| p.child_by_field_name("property"))?;
-                    return Some(format!("this.{}", cx.text(name)));
-                }
-                _ => return None,
-            }
-        }
-        None
-    }
-
     fn current_scope(&self, cx: &FileCx<'_>) -> Range<usize> {
         self.funcs
             .last()
@@ -663,7 +632,7 @@ impl SbVisitor {
         if !self.realtime_ctor.contains(&path) && !path.ends_with(".RealtimeClient") {
             return;
         }
-        let binding = Self::binding_of(node, cx);
+        let binding = js::binding_of(node, cx);
         if let Some(b) = &binding {
             self.clients.insert(b.clone());
         }
@@ -803,7 +772,7 @@ impl SbVisitor {
     }
 
     fn on_client_factory(&mut self, node: Node<'_>, factory: &str, cx: &mut FileCx<'_>) {
-        let binding = Self::binding_of(node, cx);
+        let binding = js::binding_of(node, cx);
         if let Some(b) = &binding {
             self.clients.insert(b.clone());
         }
@@ -905,7 +874,7 @@ impl SbVisitor {
         {
             top = call;
         }
-        let binding = Self::binding_of(top, cx);
+        let binding = js::binding_of(top, cx);
         let parent = top.parent().map(|p| p.kind());
         let escapes_direct = matches!(
             parent,
