@@ -365,3 +365,24 @@ pub fn import_bindings<'s>(node: Node<'_>, cx: &FileCx<'s>) -> Vec<(&'s str, Opt
     }
     out
 }
+
+/// The names an object destructuring pattern binds: `(local, key)` for `{ a }` (`("a",
+/// "a")`) and `{ a: b }` (`("b", "a")`).
+pub fn destructured<'s>(pattern: Node<'_>, cx: &FileCx<'s>) -> Vec<(&'s str, &'s str)> {
+    let mut out = Vec::new();
+    let mut c = pattern.walk();
+    for p in pattern.named_children(&mut c) {
+        match p.kind() {
+            "shorthand_property_identifier_pattern" => out.push((cx.text(p), cx.text(p))),
+            "pair_pattern" => {
+                if let (Some(k), Some(v)) =
+                    (p.child_by_field_name("key"), p.child_by_field_name("value"))
+                {
+                    out.push((cx.text(v), cx.text(k)));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}

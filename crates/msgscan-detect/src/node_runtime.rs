@@ -343,21 +343,8 @@ impl RtVisitor {
             match name.kind() {
                 "identifier" => self.bind_module(cx.text(name), prop.as_deref(), &source),
                 "object_pattern" => {
-                    let mut c = name.walk();
-                    for p in name.named_children(&mut c) {
-                        match p.kind() {
-                            "shorthand_property_identifier_pattern" => {
-                                self.bind_module(cx.text(p), Some(cx.text(p)), &source)
-                            }
-                            "pair_pattern" => {
-                                if let (Some(k), Some(v)) =
-                                    (p.child_by_field_name("key"), p.child_by_field_name("value"))
-                                {
-                                    self.bind_module(cx.text(v), Some(cx.text(k)), &source);
-                                }
-                            }
-                            _ => {}
-                        }
+                    for (local, key) in js::destructured(name, cx) {
+                        self.bind_module(local, Some(key), &source);
                     }
                 }
                 _ => {}

@@ -1557,21 +1557,8 @@ impl JsVisitor {
             match name.kind() {
                 "identifier" => self.bind(cx.text(name), prop, &src),
                 "object_pattern" => {
-                    let mut c = name.walk();
-                    for p in name.named_children(&mut c) {
-                        match p.kind() {
-                            "shorthand_property_identifier_pattern" => {
-                                self.bind(cx.text(p), Some(cx.text(p)), &src)
-                            }
-                            "pair_pattern" => {
-                                if let (Some(k), Some(v)) =
-                                    (p.child_by_field_name("key"), p.child_by_field_name("value"))
-                                {
-                                    self.bind(cx.text(v), Some(cx.text(k)), &src);
-                                }
-                            }
-                            _ => {}
-                        }
+                    for (local, key) in js::destructured(name, cx) {
+                        self.bind(local, Some(key), &src);
                     }
                 }
                 _ => {}

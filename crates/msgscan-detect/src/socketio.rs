@@ -1084,21 +1084,8 @@ impl JsVisitor {
         match name.kind() {
             "identifier" => self.bind_import(cx.text(name), prop.as_deref(), &source),
             "object_pattern" => {
-                let mut c = name.walk();
-                for p in name.named_children(&mut c) {
-                    match p.kind() {
-                        "shorthand_property_identifier_pattern" => {
-                            self.bind_import(cx.text(p), Some(cx.text(p)), &source)
-                        }
-                        "pair_pattern" => {
-                            if let (Some(k), Some(v)) =
-                                (p.child_by_field_name("key"), p.child_by_field_name("value"))
-                            {
-                                self.bind_import(cx.text(v), Some(cx.text(k)), &source);
-                            }
-                        }
-                        _ => {}
-                    }
+                for (local, key) in js::destructured(name, cx) {
+                    self.bind_import(local, Some(key), &source);
                 }
             }
             _ => {}

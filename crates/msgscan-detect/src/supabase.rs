@@ -567,21 +567,8 @@ impl SbVisitor {
             match name.kind() {
                 "identifier" => self.bind_import(cx.text(name), Some("*"), &src),
                 "object_pattern" => {
-                    let mut c = name.walk();
-                    for p in name.named_children(&mut c) {
-                        match p.kind() {
-                            "shorthand_property_identifier_pattern" => {
-                                self.bind_import(cx.text(p), Some(cx.text(p)), &src)
-                            }
-                            "pair_pattern" => {
-                                if let (Some(k), Some(v)) =
-                                    (p.child_by_field_name("key"), p.child_by_field_name("value"))
-                                {
-                                    self.bind_import(cx.text(v), Some(cx.text(k)), &src);
-                                }
-                            }
-                            _ => {}
-                        }
+                    for (local, key) in js::destructured(name, cx) {
+                        self.bind_import(local, Some(key), &src);
                     }
                 }
                 _ => {}
