@@ -23,6 +23,14 @@ mkdir -p "$corpus/rulebook"
 for f in "$root"/rules/*.toml "$root"/fixtures/*/*/*.toml; do
     [ -f "$f" ] && cp "$f" "$corpus/rulebook/seed-$(cksum < "$f" | cut -d' ' -f1)"
 done
+seed suppressions \( -name '*.py' -o -name '*.js' -o -name '*.ts' -o -name '*.sql' \)
+mkdir -p "$corpus/config"
+find "$root/fixtures" "$root/tests" -type f \( -name 'msgscan.toml' -o -name '.msgscan.toml' -o -name 'pyproject.toml' \) \
+    -not -path '*/target/*' | while read -r f; do
+    cp "$f" "$corpus/config/seed-$(cksum < "$f" | cut -d' ' -f1)"
+done
+# And every ```toml block of the README (the documented configuration examples).
+awk -v dir="$corpus/config" '/^```toml/ {n++; on=1; next} /^```/ {on=0} on {print > (dir "/readme-" n)}' "$root/README.md"
 for t in "$corpus"/*; do
     echo "$(basename "$t"): $(ls "$t" | wc -l) seeds"
 done

@@ -887,7 +887,7 @@ impl CeleryVisitor {
             self.orm_vars.insert(
                 cx.text(left).to_string(),
                 (
-                    function_start(node),
+                    function_start(node, cx),
                     format!("{} in {}", cx.text(left), compact_src(r)),
                 ),
             );
@@ -981,7 +981,7 @@ impl CeleryVisitor {
         let mut atomic = false;
         let mut on_commit = false;
         let mut n = node;
-        while let Some(p) = n.parent() {
+        while let Some(p) = cx.parent(n) {
             match p.kind() {
                 "with_statement" => {
                     let in_body = p
@@ -1068,7 +1068,7 @@ impl CeleryVisitor {
             args.extend(py::positional(node));
             args.extend(py::kwargs(node).into_iter().map(|(_, v)| v));
         }
-        let here = function_start(node);
+        let here = function_start(node, cx);
         let mut out = Vec::new();
         for a in args {
             let t = cx.text(a);
@@ -1092,8 +1092,8 @@ impl CeleryVisitor {
     }
 
     fn on_app(&mut self, node: Node<'_>, cx: &mut FileCx<'_>) {
-        let variable = node
-            .parent()
+        let variable = cx
+            .parent(node)
             .filter(|p| p.kind() == "assignment")
             .and_then(|p| p.child_by_field_name("left"))
             .map(|l| cx.text(l).to_string());
@@ -1234,7 +1234,8 @@ impl CeleryVisitor {
             match orm_source(right, cx) {
                 Some(src) => {
                     let shown = format!("{name} = {src}");
-                    self.orm_vars.insert(name, (function_start(node), shown));
+                    self.orm_vars
+                        .insert(name, (function_start(node, cx), shown));
                 }
                 None => {
                     self.orm_vars.remove(&name);
@@ -1261,7 +1262,7 @@ impl CeleryVisitor {
                 self.config(cx, left, &setting, right, "conf_assign");
                 return;
             }
-            if parts.len() == 1 && py::is_module_level(node) {
+            if parts.len() == 1 && py::is_module_level(node, cx) {
                 let name = parts[0];
                 let upper_celery = name.starts_with("CELERY_")
                     || name.starts_with("CELERYD_")
@@ -1288,7 +1289,7 @@ impl CeleryVisitor {
             return;
         }
         // Only the outermost `a | b | c`, and only when an operand is a signature.
-        if node.parent().is_some_and(|p| {
+        if cx.parent(node).is_some_and(|p| {
             p.kind() == "binary_operator"
                 && p.child_by_field_name("operator")
                     .is_some_and(|o| cx.text(o) == "|")
@@ -1331,9 +1332,9 @@ impl CeleryVisitor {
 }
 
 /// Start byte of the function a node is in (0 at module level).
-fn function_start(node: Node<'_>) -> usize {
+fn function_start<'t>(node: Node<'t>, cx: &FileCx<'t>) -> usize {
     let mut n = node;
-    while let Some(p) = n.parent() {
+    while let Some(p) = cx.parent(n) {
         if p.kind() == "function_definition" {
             return p.start_byte();
         }

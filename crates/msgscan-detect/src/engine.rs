@@ -2,6 +2,7 @@
 //! leaving those nodes; a kind-id → detector bitmask table per language makes the dispatch
 //! one index per node.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
@@ -41,6 +42,15 @@ pub struct FileCx<'t> {
     pub text: &'t str,
     lines: LineIndex,
     facts: Vec<Fact>,
+    /// The nodes from the root of the tree being traversed down to the node being entered
+    /// or left, kept by the traversal so that [`FileCx::parent`] and
+    /// [`FileCx::ancestors`] cost O(1) per step on it. tree-sitter's own `Node::parent`
+    /// searches down from the root (O(depth)), which made ancestor walks quadratic on
+    /// deeply nested code.
+    trail: Vec<Node<'t>>,
+    /// Index on `trail` of the last parent returned: a walk up by repeated
+    /// [`FileCx::parent`] calls finds each node there at once.
+    hint: Cell<usize>,
 }
 
 impl<'t> FileCx<'t> {
@@ -51,7 +61,58 @@ impl<'t> FileCx<'t> {
             text,
             lines: LineIndex::new(text),
             facts: Vec::new(),
+            trail: Vec::new(),
+            hint: Cell::new(0),
         }
+    }
+
+    /// The parent of `node`. O(1) for the node being visited and its ancestors, cheap for
+    /// nodes a little below it; other nodes fall back to `Node::parent`.
+    pub fn parent(&self, node: Node<'t>) -> Option<Node<'t>> {
+        self.parent_at(node).0
+    }
+
+    /// The ancestors of `node`, innermost first (not `node` itself).
+    pub fn ancestors<'c>(&'c self, node: Node<'t>) -> Ancestors<'c, 't> {
+        Ancestors {
+            cx: self,
+            node: Some(node),
+            at: None,
+        }
+    }
+
+    /// The parent of `node` and, when that parent is on the traversal path, its index there.
+    fn parent_at(&self, node: Node<'t>) -> (Option<Node<'t>>, Option<usize>) {
+        let hint = self.hint.get();
+        let on_trail = if self.trail.get(hint).is_some_and(|n| n.id() == node.id()) {
+            Some(hint)
+        } else {
+            self.trail.iter().rposition(|n| n.id() == node.id())
+        };
+        if let Some(i) = on_trail {
+            let up = i.checked_sub(1);
+            if let Some(j) = up {
+                self.hint.set(j);
+            }
+            return (up.map(|j| self.trail[j]), up);
+        }
+        // Below the current node: descend from it towards `node` (each step picks the child
+        // that contains `node`).
+        if let Some(&top) = self.trail.last()
+            && top.start_byte() <= node.start_byte()
+            && node.end_byte() <= top.end_byte()
+        {
+            let mut above = top;
+            let mut on_path = Some(self.trail.len() - 1);
+            while let Some(child) = above.child_with_descendant(node) {
+                if child.id() == node.id() {
+                    return (Some(above), on_path);
+                }
+                above = child;
+                on_path = None;
+            }
+        }
+        (node.parent(), None)
     }
 
     /// The source text of a node.
@@ -96,6 +157,33 @@ impl<'t> FileCx<'t> {
 
     pub fn into_facts(self) -> Vec<Fact> {
         self.facts
+    }
+}
+
+/// The iterator of [`FileCx::ancestors`].
+#[derive(Debug)]
+pub struct Ancestors<'c, 't> {
+    cx: &'c FileCx<'t>,
+    node: Option<Node<'t>>,
+    /// Index on the traversal path of `node`, once the walk has reached the path.
+    at: Option<usize>,
+}
+
+impl<'t> Iterator for Ancestors<'_, 't> {
+    type Item = Node<'t>;
+
+    fn next(&mut self) -> Option<Node<'t>> {
+        let node = self.node?;
+        let (up, at) = match self.at {
+            Some(i) => {
+                let up = i.checked_sub(1);
+                (up.map(|j| self.cx.trail[j]), up)
+            }
+            None => self.cx.parent_at(node),
+        };
+        self.node = up;
+        self.at = at;
+        up
     }
 }
 
@@ -320,8 +408,10 @@ fn traverse<'t>(
     let mask_of =
         |node: Node<'_>| masks.get(node.kind_id() as usize).copied().unwrap_or(0) & active_mask;
     let mut cursor = root.walk();
+    cx.trail.clear();
     loop {
         let node = cursor.node();
+        cx.trail.push(node);
         call(mask_of(node), visitors, |v, cx| v.enter(node, cx), cx);
         if cursor.goto_first_child() {
             continue;
@@ -330,6 +420,7 @@ fn traverse<'t>(
         loop {
             let node = cursor.node();
             call(mask_of(node), visitors, |v, cx| v.leave(node, cx), cx);
+            cx.trail.pop();
             if cursor.goto_next_sibling() {
                 break;
             }

@@ -124,7 +124,7 @@ pub fn object_property<'t>(obj: Node<'t>, key: &str, cx: &FileCx<'_>) -> Option<
 /// a class field `x = new E()` (as `this.x`).
 pub fn binding_of(node: Node<'_>, cx: &FileCx<'_>) -> Option<String> {
     let mut n = node;
-    while let Some(p) = n.parent() {
+    while let Some(p) = cx.parent(n) {
         match p.kind() {
             "as_expression"
             | "non_null_expression"
@@ -193,7 +193,7 @@ const HTTP_VERBS: &[&str] = &[
 /// `connection` or `message` (`x.on('request' | 'connection' | 'message' | 'data', fn)`,
 /// `channel.consume(q, fn)`, `eachMessage: fn`), `interval` (`setInterval(fn)`).
 pub fn handler_kind(func: Node<'_>, cx: &FileCx<'_>) -> Option<&'static str> {
-    let parent = func.parent()?;
+    let parent = cx.parent(func)?;
     if parent.kind() == "pair" {
         let key = parent.child_by_field_name("key").map(|k| cx.text(k))?;
         return match key {
@@ -204,7 +204,9 @@ pub fn handler_kind(func: Node<'_>, cx: &FileCx<'_>) -> Option<&'static str> {
     if parent.kind() != "arguments" {
         return None;
     }
-    let call = parent.parent().filter(|c| c.kind() == "call_expression")?;
+    let call = cx
+        .parent(parent)
+        .filter(|c| c.kind() == "call_expression")?;
     let callee = unwrap_expr(call.child_by_field_name("function")?);
     let args = arguments(call);
     let is_last = args.last().is_some_and(|a| a.id() == func.id());
@@ -257,10 +259,10 @@ pub fn handler_kind(func: Node<'_>, cx: &FileCx<'_>) -> Option<&'static str> {
 }
 
 /// The enclosing per-request / per-message handlers of a node, innermost first.
-pub fn enclosing_handlers<'t>(node: Node<'t>, cx: &FileCx<'_>) -> Vec<(&'static str, Node<'t>)> {
+pub fn enclosing_handlers<'t>(node: Node<'t>, cx: &FileCx<'t>) -> Vec<(&'static str, Node<'t>)> {
     let mut out = Vec::new();
     let mut n = node;
-    while let Some(p) = n.parent() {
+    while let Some(p) = cx.parent(n) {
         if is_function(p)
             && let Some(kind) = handler_kind(p, cx)
         {
@@ -274,9 +276,9 @@ pub fn enclosing_handlers<'t>(node: Node<'t>, cx: &FileCx<'_>) -> Vec<(&'static 
 /// Whether a node runs once per iteration of a loop of its own function: inside a `for`,
 /// `while` or `do` body, or in a callback of `forEach`/`map`/... (not across other function
 /// boundaries).
-pub fn loop_of<'t>(node: Node<'t>, cx: &FileCx<'_>) -> Option<Node<'t>> {
+pub fn loop_of<'t>(node: Node<'t>, cx: &FileCx<'t>) -> Option<Node<'t>> {
     let mut n = node;
-    while let Some(p) = n.parent() {
+    while let Some(p) = cx.parent(n) {
         match p.kind() {
             "for_statement" | "for_in_statement" | "while_statement" | "do_statement" => {
                 // The initialiser / iterated expression of a loop runs once.
@@ -288,10 +290,10 @@ pub fn loop_of<'t>(node: Node<'t>, cx: &FileCx<'_>) -> Option<Node<'t>> {
                 }
             }
             _ if is_function(p) => {
-                let call = p
-                    .parent()
+                let call = cx
+                    .parent(p)
                     .filter(|a| a.kind() == "arguments")
-                    .and_then(|a| a.parent())
+                    .and_then(|a| cx.parent(a))
                     .filter(|c| c.kind() == "call_expression")?;
                 let prop = call
                     .child_by_field_name("function")
@@ -311,9 +313,9 @@ pub fn loop_of<'t>(node: Node<'t>, cx: &FileCx<'_>) -> Option<Node<'t>> {
 }
 
 /// The innermost function enclosing a node.
-pub fn enclosing_function(node: Node<'_>) -> Option<Node<'_>> {
+pub fn enclosing_function<'t>(node: Node<'t>, cx: &FileCx<'t>) -> Option<Node<'t>> {
     let mut n = node;
-    while let Some(p) = n.parent() {
+    while let Some(p) = cx.parent(n) {
         if is_function(p) {
             return Some(p);
         }

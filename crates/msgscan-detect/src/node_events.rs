@@ -769,7 +769,7 @@ impl<'t> Visitor<'t> for EventsVisitor {
                 }
             }
             "statement_block" => {
-                if is_try_body(node)
+                if is_try_body(node, cx)
                     && let Some(f) = self.funcs.last_mut()
                 {
                     f.try_depth += 1;
@@ -781,7 +781,9 @@ impl<'t> Visitor<'t> for EventsVisitor {
                 {
                     self.functions
                         .insert(cx.text(n).to_string(), node.byte_range());
-                } else if let Some(d) = node.parent().filter(|p| p.kind() == "variable_declarator")
+                } else if let Some(d) = cx
+                    .parent(node)
+                    .filter(|p| p.kind() == "variable_declarator")
                     && let Some(n) = d.child_by_field_name("name")
                 {
                     self.functions
@@ -800,7 +802,7 @@ impl<'t> Visitor<'t> for EventsVisitor {
         }
     }
 
-    fn leave(&mut self, node: Node<'t>, _cx: &mut FileCx<'t>) {
+    fn leave(&mut self, node: Node<'t>, cx: &mut FileCx<'t>) {
         match node.kind() {
             "class_declaration" | "abstract_class_declaration" | "class"
                 if self
@@ -811,7 +813,7 @@ impl<'t> Visitor<'t> for EventsVisitor {
                 self.class_stack.pop();
             }
             "statement_block" => {
-                if is_try_body(node)
+                if is_try_body(node, cx)
                     && let Some(f) = self.funcs.last_mut()
                 {
                     f.try_depth = f.try_depth.saturating_sub(1);
@@ -937,8 +939,8 @@ impl<'t> Visitor<'t> for EventsVisitor {
     }
 }
 
-fn is_try_body(block: Node<'_>) -> bool {
-    block.parent().is_some_and(|p| {
+fn is_try_body<'t>(block: Node<'t>, cx: &FileCx<'t>) -> bool {
+    cx.parent(block).is_some_and(|p| {
         p.kind() == "try_statement"
             && p.child_by_field_name("body")
                 .is_some_and(|b| b.id() == block.id())

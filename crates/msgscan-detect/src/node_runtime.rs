@@ -647,13 +647,13 @@ impl RtVisitor {
         };
         let binding = js::binding_of(node, cx);
         let scope = match &binding {
-            Some(b) if !b.contains('.') => js::enclosing_function(node).map(|f| f.byte_range()),
+            Some(b) if !b.contains('.') => js::enclosing_function(node, cx).map(|f| f.byte_range()),
             _ => None,
         };
         // Listeners chained on the expression: `new Worker(f).on('error', ...)`.
         let mut chained = HashSet::new();
         let mut n = node;
-        while let Some(p) = n.parent() {
+        while let Some(p) = cx.parent(n) {
             let p = if p.kind() == "parenthesized_expression" {
                 n = p;
                 continue;
@@ -663,7 +663,7 @@ impl RtVisitor {
             if p.kind() != "member_expression" {
                 break;
             }
-            let Some(call) = p.parent().filter(|c| c.kind() == "call_expression") else {
+            let Some(call) = cx.parent(p).filter(|c| c.kind() == "call_expression") else {
                 break;
             };
             if !p
@@ -802,7 +802,7 @@ impl RtVisitor {
                 if is_cluster {
                     let mut functions = Vec::new();
                     let mut n = node;
-                    while let Some(f) = js::enclosing_function(n) {
+                    while let Some(f) = js::enclosing_function(n, cx) {
                         if let Some(name) = function_name(f, cx) {
                             functions.push(name);
                         }
@@ -811,7 +811,7 @@ impl RtVisitor {
                     let binding = js::binding_of(node, cx);
                     let scope = match &binding {
                         Some(b) if !b.contains('.') => {
-                            js::enclosing_function(node).map(|f| f.byte_range())
+                            js::enclosing_function(node, cx).map(|f| f.byte_range())
                         }
                         _ => None,
                     };
@@ -879,8 +879,8 @@ impl RtVisitor {
             }
             "pipe" => {
                 // Only the outermost call of a chain.
-                let outer = node
-                    .parent()
+                let outer = cx
+                    .parent(node)
                     .filter(|p| p.kind() == "member_expression")
                     .and_then(|p| p.child_by_field_name("property"))
                     .is_some_and(|p| cx.text(p) == "pipe");
@@ -931,8 +931,8 @@ impl RtVisitor {
                 js::is_function(l)
                     || l.kind() == "identifier" && self.functions.contains_key(cx.text(l))
             })
-            || node
-                .parent()
+            || cx
+                .parent(node)
                 .is_some_and(|p| p.kind() == "await_expression");
         if streams
             .last()
@@ -987,7 +987,7 @@ impl RtVisitor {
         if loop_node.is_none() && data_handler.is_none() {
             return;
         }
-        let parent = node.parent();
+        let parent = cx.parent(node);
         let result_used = !parent.is_some_and(|p| {
             p.kind() == "expression_statement"
                 || (p.kind() == "sequence_expression")
@@ -995,7 +995,7 @@ impl RtVisitor {
         });
         let scope = loop_node
             .or(data_handler)
-            .and_then(js::enclosing_function)
+            .and_then(|n| js::enclosing_function(n, cx))
             .map(|f| cx.text(f))
             .unwrap_or(cx.text);
         let waits_drain = ["'drain'", "\"drain\"", "`drain`"]
@@ -1033,7 +1033,7 @@ impl RtVisitor {
         let Some((m, n)) = self.named.get(text) else {
             // `wt.workerData`
             if self.modules.get(text) == Some(&"worker_threads")
-                && let Some(p) = node.parent().filter(|p| p.kind() == "member_expression")
+                && let Some(p) = cx.parent(node).filter(|p| p.kind() == "member_expression")
                 && p.child_by_field_name("property")
                     .is_some_and(|x| cx.text(x) == "workerData")
             {
@@ -1045,8 +1045,8 @@ impl RtVisitor {
         if *m != "worker_threads" || n != "workerData" {
             return;
         }
-        if node
-            .parent()
+        if cx
+            .parent(node)
             .is_some_and(|p| matches!(p.kind(), "import_specifier" | "pair_pattern"))
         {
             return;
@@ -1072,11 +1072,11 @@ fn binding_none_escapes(node: Node<'_>, cx: &FileCx<'_>) -> bool {
         return false;
     }
     let mut n = node;
-    while let Some(p) = n.parent() {
+    while let Some(p) = cx.parent(n) {
         match p.kind() {
             "parenthesized_expression" | "await_expression" | "as_expression" => n = p,
             // `new Worker(f).on('error', h)`: the chain's call.
-            "member_expression" => match p.parent().filter(|c| c.kind() == "call_expression") {
+            "member_expression" => match cx.parent(p).filter(|c| c.kind() == "call_expression") {
                 Some(c) => n = c,
                 None => return true,
             },
@@ -1134,12 +1134,12 @@ fn assigned_in(body: &str, receiver: &str, is_word: impl Fn(char) -> bool) -> bo
 }
 
 /// The `'data'` handler a node is inside of, if any (in its own function).
-fn data_handler_of<'t>(node: Node<'t>, cx: &FileCx<'_>) -> Option<Node<'t>> {
-    let f = js::enclosing_function(node)?;
-    let call = f
-        .parent()
+fn data_handler_of<'t>(node: Node<'t>, cx: &FileCx<'t>) -> Option<Node<'t>> {
+    let f = js::enclosing_function(node, cx)?;
+    let call = cx
+        .parent(f)
         .filter(|a| a.kind() == "arguments")
-        .and_then(|a| a.parent())?;
+        .and_then(|a| cx.parent(a))?;
     let prop = call
         .child_by_field_name("function")
         .and_then(|x| x.child_by_field_name("property"))
@@ -1154,7 +1154,7 @@ fn function_name(f: Node<'_>, cx: &FileCx<'_>) -> Option<String> {
     if let Some(n) = f.child_by_field_name("name") {
         return Some(cx.text(n).to_string());
     }
-    let p = f.parent()?;
+    let p = cx.parent(f)?;
     (p.kind() == "variable_declarator")
         .then(|| p.child_by_field_name("name"))
         .flatten()

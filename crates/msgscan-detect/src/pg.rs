@@ -410,7 +410,9 @@ impl SqlVisitor {
         }
         self.last_expr_end = node.end_byte();
         let text = cx.text(node);
-        let dynamic = node.parent().is_some_and(|p| p.kind() == "stmt_dynexecute");
+        let dynamic = cx
+            .parent(node)
+            .is_some_and(|p| p.kind() == "stmt_dynexecute");
         if dynamic {
             let Some(built) = pg_text::built_sql(text) else {
                 return;

@@ -237,33 +237,36 @@ fn scoped(name: &str, scope: usize) -> String {
 }
 
 /// Start bytes of the functions around `node`, innermost first.
-fn scopes_of(node: Node<'_>, is_function: impl Fn(Node<'_>) -> bool) -> Vec<usize> {
-    let mut out = Vec::new();
-    let mut n = node;
-    while let Some(p) = n.parent() {
-        if is_function(p) {
-            out.push(p.start_byte());
-        }
-        n = p;
-    }
-    out
+fn scopes_of<'t>(
+    node: Node<'t>,
+    cx: &FileCx<'t>,
+    is_function: impl Fn(Node<'_>) -> bool,
+) -> Vec<usize> {
+    cx.ancestors(node)
+        .filter(|&p| is_function(p))
+        .map(|p| p.start_byte())
+        .collect()
 }
 
-fn py_scopes(node: Node<'_>) -> Vec<usize> {
-    scopes_of(node, |p| p.kind() == "function_definition")
+fn py_scopes<'t>(node: Node<'t>, cx: &FileCx<'t>) -> Vec<usize> {
+    scopes_of(node, cx, |p| p.kind() == "function_definition")
 }
 
-fn js_scopes(node: Node<'_>) -> Vec<usize> {
-    scopes_of(node, js::is_function)
+fn js_scopes<'t>(node: Node<'t>, cx: &FileCx<'t>) -> Vec<usize> {
+    scopes_of(node, cx, js::is_function)
 }
 
 /// The innermost function around `node` (0 at module level): where a binding lives.
-fn py_scope(node: Node<'_>) -> usize {
-    py_scopes(node).first().copied().unwrap_or(0)
+fn py_scope<'t>(node: Node<'t>, cx: &FileCx<'t>) -> usize {
+    cx.ancestors(node)
+        .find(|p| p.kind() == "function_definition")
+        .map_or(0, |p| p.start_byte())
 }
 
-fn js_scope(node: Node<'_>) -> usize {
-    js_scopes(node).first().copied().unwrap_or(0)
+fn js_scope<'t>(node: Node<'t>, cx: &FileCx<'t>) -> usize {
+    cx.ancestors(node)
+        .find(|&p| js::is_function(p))
+        .map_or(0, |p| p.start_byte())
 }
 
 fn dsn_is_pooler(dsn: &str) -> bool {
@@ -427,17 +430,16 @@ fn py_module_lib(module: &str) -> Option<&'static str> {
 
 /// Names of the functions around `node`, innermost first, and whether a retry loop (a
 /// loop that also connects) or a retry decorator surrounds it.
-fn py_context(node: Node<'_>, cx: &FileCx<'_>) -> (Vec<String>, bool) {
+fn py_context<'t>(node: Node<'t>, cx: &FileCx<'t>) -> (Vec<String>, bool) {
     let mut funcs = Vec::new();
     let mut retry = false;
-    let mut n = node;
-    while let Some(p) = n.parent() {
+    for p in cx.ancestors(node) {
         match p.kind() {
             "function_definition" => {
                 if let Some(name) = p.child_by_field_name("name") {
                     funcs.push(cx.text(name).to_string());
                 }
-                if let Some(d) = p.parent()
+                if let Some(d) = cx.parent(p)
                     && d.kind() == "decorated_definition"
                 {
                     let mut c = d.walk();
@@ -454,7 +456,6 @@ fn py_context(node: Node<'_>, cx: &FileCx<'_>) -> (Vec<String>, bool) {
             }
             _ => {}
         }
-        n = p;
     }
     (funcs, retry)
 }
@@ -497,10 +498,9 @@ fn loop_connects(lp: Node<'_>, cx: &FileCx<'_>) -> bool {
 /// psycopg2: for a `conn.notifies` read inside a loop that calls `.poll()`, whether that
 /// loop never waits for the socket (`select.select`, `selectors`, `wait`, `sleep`): it
 /// spins a CPU core. `None` when there is no polling loop around the read.
-fn py_busy_poll(node: Node<'_>, cx: &FileCx<'_>) -> Option<bool> {
-    let mut n = node;
+fn py_busy_poll<'t>(node: Node<'t>, cx: &FileCx<'t>) -> Option<bool> {
     let mut polling_loop = None;
-    while let Some(p) = n.parent() {
+    for p in cx.ancestors(node) {
         match p.kind() {
             // the innermost loop that polls
             "while_statement" | "for_statement"
@@ -511,7 +511,6 @@ fn py_busy_poll(node: Node<'_>, cx: &FileCx<'_>) -> Option<bool> {
             "function_definition" | "class_definition" => break,
             _ => {}
         }
-        n = p;
     }
     let lp = polling_loop?;
     let waits = loop_calls(lp, cx, |name| {
@@ -556,27 +555,24 @@ fn loop_calls(root: Node<'_>, cx: &FileCx<'_>, pred: impl Fn(&str) -> bool) -> b
 }
 
 /// Whether `node` sits in a `try` inside a loop (a retry loop): calls made there are retried.
-fn py_in_retry_loop(node: Node<'_>) -> bool {
+fn py_in_retry_loop<'t>(node: Node<'t>, cx: &FileCx<'t>) -> bool {
     let mut in_try = false;
-    let mut n = node;
-    while let Some(p) = n.parent() {
+    for p in cx.ancestors(node) {
         match p.kind() {
             "try_statement" => in_try = true,
             "while_statement" | "for_statement" if in_try => return true,
             "function_definition" | "class_definition" => return false,
             _ => {}
         }
-        n = p;
     }
     false
 }
 
 /// Whether a call is the value of a `with` item (`with x() as y`).
-fn in_with_item(node: Node<'_>) -> bool {
-    let mut n = node;
-    while let Some(p) = n.parent() {
+fn in_with_item<'t>(node: Node<'t>, cx: &FileCx<'t>) -> bool {
+    for p in cx.ancestors(node) {
         match p.kind() {
-            "await" | "parenthesized_expression" => n = p,
+            "await" | "parenthesized_expression" => {}
             "as_pattern" | "with_item" => return true,
             _ => return false,
         }
@@ -585,11 +581,10 @@ fn in_with_item(node: Node<'_>) -> bool {
 }
 
 /// The binding a value is assigned to: `x = <v>`, `x = await <v>`, `with <v> as x`.
-fn py_binding(node: Node<'_>, cx: &FileCx<'_>) -> Option<String> {
-    let mut n = node;
-    while let Some(p) = n.parent() {
+fn py_binding<'t>(node: Node<'t>, cx: &FileCx<'t>) -> Option<String> {
+    for p in cx.ancestors(node) {
         match p.kind() {
-            "await" | "parenthesized_expression" => n = p,
+            "await" | "parenthesized_expression" => {}
             "assignment" => {
                 let left = p.child_by_field_name("left")?;
                 return py::dotted(left, cx).map(|d| d.join("."));
@@ -826,7 +821,7 @@ impl PyVisitor {
         if let Some((recv, "autocommit")) = target.rsplit_once('.')
             && cx.text(right) == "True"
         {
-            if let Some(c) = self.st.conn_of(recv, &py_scopes(node)) {
+            if let Some(c) = self.st.conn_of(recv, &py_scopes(node, cx)) {
                 self.st.conns[c].autocommit = true;
             }
             return;
@@ -869,7 +864,7 @@ impl PyVisitor {
         let Some(func) = node.child_by_field_name("function") else {
             return;
         };
-        if py_in_retry_loop(node) || self.in_connecting_loop(node, cx) {
+        if py_in_retry_loop(node, cx) || self.in_connecting_loop(node, cx) {
             let name = match func.kind() {
                 "identifier" => Some(cx.text(func)),
                 "attribute" => func.child_by_field_name("attribute").map(|a| cx.text(a)),
@@ -905,7 +900,7 @@ impl PyVisitor {
                     dsn_pooler: port6543 || dsn.as_deref().is_some_and(dsn_is_pooler),
                     ..Conn::default()
                 },
-                py_scope(node),
+                py_scope(node, cx),
             );
             return;
         }
@@ -927,7 +922,7 @@ impl PyVisitor {
                 let Some(binding) = binding else { return };
                 match (method, recv_conn) {
                     ("cursor", Some(c)) => {
-                        self.st.bind(&binding, py_scope(node), c);
+                        self.st.bind(&binding, py_scope(node, cx), c);
                     }
                     ("acquire" | "getconn" | "connection", _) => {
                         let library = recv_conn
@@ -944,7 +939,7 @@ impl PyVisitor {
                         // `async with pool.acquire() as conn` / `with pool.connection() as conn` give
                         // the connection back (reset, UNLISTEN) at the end of the block; a
                         // connection acquired and kept is in effect a dedicated one.
-                        let released = in_with_item(node) || method == "getconn";
+                        let released = in_with_item(node, cx) || method == "getconn";
                         let autocommit = recv_conn
                             .and_then(|c| self.st.conns.get(c))
                             .is_some_and(|c| c.autocommit);
@@ -959,7 +954,7 @@ impl PyVisitor {
                                 autocommit,
                                 ..Conn::default()
                             },
-                            py_scope(node),
+                            py_scope(node, cx),
                         );
                     }
                     _ => {}
@@ -1095,9 +1090,8 @@ impl PyVisitor {
 
     /// Whether a loop around `node` (in the same function) also (re)connects: functions
     /// called there run again after a reconnect.
-    fn in_connecting_loop(&mut self, node: Node<'_>, cx: &FileCx<'_>) -> bool {
-        let mut n = node;
-        while let Some(p) = n.parent() {
+    fn in_connecting_loop<'t>(&mut self, node: Node<'t>, cx: &FileCx<'t>) -> bool {
+        for p in cx.ancestors(node) {
             match p.kind() {
                 "while_statement" | "for_statement" => {
                     let hit = *self
@@ -1111,7 +1105,6 @@ impl PyVisitor {
                 "function_definition" | "class_definition" => return false,
                 _ => {}
             }
-            n = p;
         }
         false
     }
@@ -1159,8 +1152,8 @@ impl PyVisitor {
         if cx.text(attr) != "notifies" {
             return;
         }
-        if node
-            .parent()
+        if cx
+            .parent(node)
             .is_some_and(|p| p.kind() == "call" && p.child_by_field_name("function") == Some(node))
         {
             return; // psycopg 3 notifies(): handled as a call
@@ -1216,7 +1209,7 @@ impl PyVisitor {
             break;
         }
         let path = py::dotted(obj, cx)?.join(".");
-        self.st.conn_of(&path, &py_scopes(obj))
+        self.st.conn_of(&path, &py_scopes(obj, cx))
     }
 }
 
@@ -1617,7 +1610,7 @@ impl JsVisitor {
                 dsn_pooler: port || dsn.as_deref().is_some_and(dsn_is_pooler),
                 ..Conn::default()
             },
-            js_scope(node),
+            js_scope(node, cx),
         );
     }
 
@@ -1698,7 +1691,7 @@ impl JsVisitor {
 
     fn resolve(&self, obj: Node<'_>, cx: &FileCx<'_>) -> Option<usize> {
         let path = js::member_path(obj, cx)?;
-        self.st.conn_of(&path, &js_scopes(obj))
+        self.st.conn_of(&path, &js_scopes(obj, cx))
     }
 
     /// A client or pool passed to a function may get its handlers there.
@@ -1739,7 +1732,7 @@ impl JsVisitor {
                     dsn_pooler: dsn.as_deref().is_some_and(dsn_is_pooler),
                     ..Conn::default()
                 },
-                js_scope(node),
+                js_scope(node, cx),
             );
             return;
         }
@@ -1772,7 +1765,7 @@ impl JsVisitor {
                     return;
                 }
                 let binding = js::binding_of(node, cx)
-                    .map(|b| (b, js_scope(node)))
+                    .map(|b| (b, js_scope(node, cx)))
                     .or_else(|| {
                         // pool.connect((err, client, release) => ...): bound in the callback
                         let cb = args.first().map(|a| js::unwrap_expr(*a))?;

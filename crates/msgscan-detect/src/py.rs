@@ -181,9 +181,9 @@ pub fn dotted<'s>(node: Node<'_>, cx: &FileCx<'s>) -> Option<Vec<&'s str>> {
 }
 
 /// Whether `node` is at module level (its statement's parent is the module).
-pub fn is_module_level(node: Node<'_>) -> bool {
+pub fn is_module_level<'t>(node: Node<'t>, cx: &FileCx<'t>) -> bool {
     let mut n = node;
-    while let Some(p) = n.parent() {
+    while let Some(p) = cx.parent(n) {
         match p.kind() {
             "module" => return true,
             "expression_statement" | "assignment" | "decorated_definition" => n = p,

@@ -612,7 +612,7 @@ impl PyVisitor {
         let mut in_handler = false;
         let mut in_task = false;
         let mut ns_class = None;
-        let mut n = node.parent();
+        let mut n = cx.parent(node);
         while let Some(p) = n {
             match p.kind() {
                 "decorated_definition" => {
@@ -642,7 +642,7 @@ impl PyVisitor {
                 }
                 _ => {}
             }
-            n = p.parent();
+            n = cx.parent(p);
         }
         (namespace, in_handler, in_task, ns_class)
     }
@@ -656,8 +656,8 @@ impl PyVisitor {
         if let Some((library, via, side, manager)) =
             canonical.as_deref().and_then(Self::server_ctor)
         {
-            let binding = node
-                .parent()
+            let binding = cx
+                .parent(node)
                 .filter(|p| p.kind() == "assignment")
                 .and_then(|p| p.child_by_field_name("left"))
                 .map(|l| cx.text(l).to_string());

@@ -853,16 +853,16 @@ impl SbVisitor {
         let presence = prop(config, "presence", cx);
         // The chain above the channel call: `.on(...).subscribe()`, then a binding.
         let mut top = node;
-        while let Some(member) = top.parent().filter(|p| p.kind() == "member_expression")
+        while let Some(member) = cx.parent(top).filter(|p| p.kind() == "member_expression")
             && member
                 .child_by_field_name("property")
                 .is_some_and(|p| CHANNEL_METHODS.contains(&cx.text(p)))
-            && let Some(call) = member.parent().filter(|p| p.kind() == "call_expression")
+            && let Some(call) = cx.parent(member).filter(|p| p.kind() == "call_expression")
         {
             top = call;
         }
         let binding = js::binding_of(top, cx);
-        let parent = top.parent().map(|p| p.kind());
+        let parent = cx.parent(top).map(|p| p.kind());
         let escapes_direct = matches!(
             parent,
             Some("return_statement") | Some("arrow_function") | Some("arguments")
@@ -872,7 +872,7 @@ impl SbVisitor {
         let declared = {
             let mut n = top;
             loop {
-                match n.parent() {
+                match cx.parent(n) {
                     Some(p)
                         if matches!(
                             p.kind(),
@@ -1255,13 +1255,13 @@ fn function_name(node: Node<'_>, cx: &FileCx<'_>) -> Option<String> {
     if let Some(n) = node.child_by_field_name("name") {
         return Some(cx.text(n).to_string());
     }
-    let mut p = node.parent()?;
+    let mut p = cx.parent(node)?;
     while matches!(
         p.kind(),
         "parenthesized_expression" | "call_expression" | "arguments"
     ) {
         // `memo(function Chat() {})`, `forwardRef((props) => ...)`
-        p = p.parent()?;
+        p = cx.parent(p)?;
     }
     match p.kind() {
         "variable_declarator" => p
@@ -1297,9 +1297,9 @@ impl<'t> Visitor<'t> for SbVisitor {
             "string" => {
                 let t = cx.text(node);
                 if (t == "'use client'" || t == "\"use client\"")
-                    && node.parent().is_some_and(|p| {
+                    && cx.parent(node).is_some_and(|p| {
                         p.kind() == "expression_statement"
-                            && p.parent().is_some_and(|g| g.kind() == "program")
+                            && cx.parent(p).is_some_and(|g| g.kind() == "program")
                     })
                 {
                     self.use_client = true;

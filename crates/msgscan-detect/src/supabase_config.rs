@@ -216,7 +216,7 @@ impl<'t> Visitor<'t> for ConfigVisitor {
         // The enclosing table's header, if any.
         let mut header = Vec::new();
         let mut header_range = node.byte_range();
-        if let Some(table) = node.parent().filter(|p| p.kind() == "table")
+        if let Some(table) = cx.parent(node).filter(|p| p.kind() == "table")
             && let Some(h) = table.named_child(0)
         {
             header = key_parts(h, cx);

@@ -206,7 +206,7 @@ fn method_start(call: Node<'_>) -> usize {
 
 fn binding_of(node: Node<'_>, cx: &FileCx<'_>) -> Option<String> {
     let mut n = node;
-    while let Some(p) = n.parent() {
+    while let Some(p) = cx.parent(n) {
         match p.kind() {
             "await" | "parenthesized_expression" => n = p,
             "assignment" => {
@@ -350,17 +350,18 @@ impl PyVisitor {
         let is_true = |n: Option<Node<'_>>| n.is_some_and(|v| cx.text(v) == "True");
         let broadcast = config.and_then(|c| dict_get(c, "broadcast", cx));
         let mut top = node;
-        while let Some(attr) = top.parent().filter(|p| p.kind() == "attribute")
+        while let Some(attr) = cx.parent(top).filter(|p| p.kind() == "attribute")
             && attr
                 .child_by_field_name("attribute")
                 .is_some_and(|a| CHANNEL_METHODS.contains(&cx.text(a)))
-            && let Some(call) = attr.parent().filter(|p| p.kind() == "call")
+            && let Some(call) = cx.parent(attr).filter(|p| p.kind() == "call")
         {
             top = call;
         }
-        let escapes_direct = top.parent().is_some_and(|p| {
+        let escapes_direct = cx.parent(top).is_some_and(|p| {
             matches!(p.kind(), "return_statement" | "argument_list")
-                || p.kind() == "await" && p.parent().is_some_and(|g| g.kind() == "return_statement")
+                || p.kind() == "await"
+                    && cx.parent(p).is_some_and(|g| g.kind() == "return_statement")
         });
         self.chans.push(Chan {
             at: method_start(node)..node.end_byte(),

@@ -2,6 +2,8 @@
 
 use tree_sitter::{Node, TreeCursor};
 
+use crate::FileCx;
+
 /// Every node of the subtree rooted at `root` (itself first), depth-first, in source order.
 pub(crate) fn descendants(root: Node<'_>) -> Descendants<'_> {
     Descendants {
@@ -45,13 +47,10 @@ impl<'t> Iterator for Descendants<'t> {
 
 /// The innermost function (Python `function_definition`, or a JS function-like node) that
 /// contains `node`, not counting `node` itself.
-pub(crate) fn enclosing_function<'t>(node: Node<'t>, kinds: &[&str]) -> Option<Node<'t>> {
-    let mut n = node.parent();
-    while let Some(p) = n {
-        if kinds.contains(&p.kind()) {
-            return Some(p);
-        }
-        n = p.parent();
-    }
-    None
+pub(crate) fn enclosing_function<'t>(
+    node: Node<'t>,
+    kinds: &[&str],
+    cx: &FileCx<'t>,
+) -> Option<Node<'t>> {
+    cx.ancestors(node).find(|p| kinds.contains(&p.kind()))
 }

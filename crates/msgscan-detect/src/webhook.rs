@@ -529,7 +529,9 @@ impl PyVisitor {
     /// Whether a function definition is a request handler, and which.
     fn route(&self, def: Node<'_>, cx: &FileCx<'_>) -> Option<PyRoute> {
         let function = cx.text(def.child_by_field_name("name")?).to_string();
-        let decorated = def.parent().filter(|p| p.kind() == "decorated_definition");
+        let decorated = cx
+            .parent(def)
+            .filter(|p| p.kind() == "decorated_definition");
         let mut decorator_texts = Vec::new();
         if let Some(d) = decorated {
             let mut c = d.walk();
@@ -630,16 +632,16 @@ impl PyVisitor {
         }
         let name = if matches!(function.as_str(), "post" | "put" | "get" | "dispatch") {
             // The class name says more than `post`.
-            let class = def
-                .parent()
+            let class = cx
+                .parent(def)
                 .and_then(|b| {
                     if b.kind() == "decorated_definition" {
-                        b.parent()
+                        cx.parent(b)
                     } else {
                         Some(b)
                     }
                 })
-                .and_then(|b| b.parent())
+                .and_then(|b| cx.parent(b))
                 .filter(|c| c.kind() == "class_definition")
                 .and_then(|c| c.child_by_field_name("name"))
                 .map(|n| cx.text(n).to_string());
@@ -854,8 +856,8 @@ impl PyVisitor {
             .or_else(|| route.path.as_deref().and_then(provider_from))
             .or_else(|| provider_from(&route.function))
             .unwrap_or("unknown");
-        let at = def
-            .parent()
+        let at = cx
+            .parent(def)
             .filter(|p| p.kind() == "decorated_definition")
             .unwrap_or(def);
         let fact = cx
@@ -902,8 +904,8 @@ impl PyVisitor {
             _ => None,
         };
         if let Some(framework) = app {
-            if let Some(left) = node
-                .parent()
+            if let Some(left) = cx
+                .parent(node)
                 .filter(|p| p.kind() == "assignment")
                 .and_then(|p| p.child_by_field_name("left"))
             {
@@ -922,7 +924,7 @@ impl PyVisitor {
                 } else {
                     "ProcessPoolExecutor"
                 };
-                let binding = node.parent().and_then(|p| match p.kind() {
+                let binding = cx.parent(node).and_then(|p| match p.kind() {
                     "assignment" => p.child_by_field_name("left"),
                     "as_pattern" => p.child_by_field_name("alias"),
                     _ => None,
@@ -971,7 +973,7 @@ impl PyVisitor {
             })
         };
         let mut route = None;
-        let mut n = node.parent();
+        let mut n = cx.parent(node);
         while let Some(p) = n {
             if p.kind() == "function_definition"
                 && let Some(r) = self.route(p, cx)
@@ -979,7 +981,7 @@ impl PyVisitor {
                 route = Some(r);
                 break;
             }
-            n = p.parent();
+            n = cx.parent(p);
         }
         let fact = cx
             .fact("background_thread", "thread", Role::Producer, node)
@@ -1011,7 +1013,7 @@ fn compact_call(text: &str) -> String {
 }
 
 fn enclosing_py_function(node: Node<'_>, cx: &FileCx<'_>) -> Option<String> {
-    crate::walk::enclosing_function(node, &["function_definition"])
+    crate::walk::enclosing_function(node, &["function_definition"], cx)
         .and_then(|f| f.child_by_field_name("name"))
         .map(|n| cx.text(n).to_string())
 }
@@ -1053,7 +1055,7 @@ fn bound_to_mac(operand: Node<'_>, at: Node<'_>, cx: &FileCx<'_>, cache: &MacCac
         "method_definition",
         "function",
     ];
-    let Some(func) = crate::walk::enclosing_function(at, kinds) else {
+    let Some(func) = crate::walk::enclosing_function(at, kinds, cx) else {
         return false;
     };
     let mut cache = cache.borrow_mut();
@@ -1363,7 +1365,7 @@ fn js_body(func: Node<'_>, cx: &FileCx<'_>, helpers: &HashSet<String>, cache: &M
                     "json" if lower.starts_with("req") => b.parsed_body = true,
                     "fetch" | "sendMail" | "setTimeout" => {
                         if last != "setTimeout"
-                            || n.parent().is_some_and(|p| p.kind() == "await_expression")
+                            || cx.parent(n).is_some_and(|p| p.kind() == "await_expression")
                         {
                             b.outbound.push(text.to_string());
                             first_outbound.get_or_insert(n.start_byte());
@@ -1683,11 +1685,11 @@ impl<'t> JsVisitor<'t> {
 }
 
 fn enclosing_js_function(node: Node<'_>, cx: &FileCx<'_>) -> Option<String> {
-    let f = crate::walk::enclosing_function(node, js::FUNCTION_KINDS)?;
+    let f = crate::walk::enclosing_function(node, js::FUNCTION_KINDS, cx)?;
     if let Some(n) = f.child_by_field_name("name") {
         return Some(cx.text(n).to_string());
     }
-    f.parent()
+    cx.parent(f)
         .filter(|p| p.kind() == "variable_declarator")
         .and_then(|p| p.child_by_field_name("name"))
         .map(|n| cx.text(n).to_string())

@@ -55,6 +55,31 @@ pub use select::{SelectError, nearest, select_rules, selector_matches};
 /// Renderers of a [`Report`]: `human`, `json`, `sarif` (needs the rules, e.g.
 /// `scanner.rulebook().rules()`), `markdown` and `html` (the Messaging Architecture
 /// Analysis Report), `asyncapi` and `github`.
+/// Entry points for the fuzz targets in `fuzz/` (not a stable API).
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Parses the suppression comments of `text` and checks what the parser promises:
+    /// every directive lies on a line of `text`, its columns are ordered and inside the
+    /// line, and it names at least one non-empty rule id. Panics when a promise is broken.
+    pub fn suppressions(text: &str) {
+        let lines: Vec<&str> = text.lines().collect();
+        for s in crate::suppress::parse(text) {
+            let line = lines
+                .get(s.line as usize - 1)
+                .unwrap_or_else(|| panic!("suppression on line {} of {}", s.line, lines.len()));
+            let width = line.chars().count() as u32 + 1;
+            assert!(
+                1 <= s.column && s.column < s.end_column && s.end_column <= width,
+                "columns {}..{} on a line of {width}",
+                s.column,
+                s.end_column
+            );
+            assert!(!s.rules.is_empty() && s.rules.iter().all(|r| !r.is_empty()));
+            assert!(s.rules.iter().all(|r| s.covers(r, s.line)));
+        }
+    }
+}
+
 pub mod render {
     pub use msgscan_report::narrative::{self, Narrative};
     pub use msgscan_report::{
