@@ -17,6 +17,8 @@ use msgscan_lang::Language;
 use serde_json::Value;
 use tree_sitter::Node;
 
+use crate::walk::Field;
+
 use crate::engine::{Detector, FileCx, Visitor};
 use crate::fact::{AttrSpec, AttrType, KindSpec, Role};
 use crate::py;
@@ -301,7 +303,7 @@ impl CeleryVisitor {
         cx: &FileCx<'_>,
     ) -> Option<(String, Option<Node<'t>>)> {
         let (callee, call) = if expr.kind() == "call" {
-            (expr.child_by_field_name("function")?, Some(expr))
+            (expr.field("function")?, Some(expr))
         } else {
             (expr, None)
         };
@@ -311,7 +313,7 @@ impl CeleryVisitor {
             return Some(("shared_task".into(), call));
         }
         if callee.kind() == "attribute" && parts.last() == Some(&"task") {
-            let obj = callee.child_by_field_name("object")?;
+            let obj = callee.field("object")?;
             if self.is_app(obj, cx) {
                 return Some((format!("{}.task", cx.text(obj)), call));
             }
@@ -387,17 +389,15 @@ impl CeleryVisitor {
     }
 
     fn on_import(&mut self, node: Node<'_>, cx: &FileCx<'_>) {
-        let from = node
-            .child_by_field_name("module_name")
-            .map(|m| cx.text(m).to_string());
+        let from = node.field("module_name").map(|m| cx.text(m).to_string());
         let mut c = node.walk();
         for name in node.children_by_field_name("name", &mut c) {
             let (target, local) = match name.kind() {
                 "aliased_import" => {
-                    let Some(n) = name.child_by_field_name("name") else {
+                    let Some(n) = name.field("name") else {
                         continue;
                     };
-                    let Some(a) = name.child_by_field_name("alias") else {
+                    let Some(a) = name.field("alias") else {
                         continue;
                     };
                     (cx.text(n), cx.text(a))
@@ -439,7 +439,7 @@ impl CeleryVisitor {
     }
 
     fn on_decorated(&mut self, node: Node<'_>, cx: &FileCx<'_>) {
-        let Some(def) = node.child_by_field_name("definition") else {
+        let Some(def) = node.field("definition") else {
             return;
         };
         if def.kind() != "function_definition" {
@@ -454,10 +454,7 @@ impl CeleryVisitor {
                 continue;
             };
             if let Some((label, call)) = self.task_decorator(expr, cx) {
-                let function = def
-                    .child_by_field_name("name")
-                    .map(|n| cx.text(n))
-                    .unwrap_or_default();
+                let function = def.field("name").map(|n| cx.text(n)).unwrap_or_default();
                 let attrs = call.map(|c| self.options(c, cx)).unwrap_or_default();
                 let name = attrs
                     .get("name")
@@ -470,7 +467,7 @@ impl CeleryVisitor {
     }
 
     fn on_class(&mut self, node: Node<'_>, cx: &FileCx<'_>) {
-        let Some(supers) = node.child_by_field_name("superclasses") else {
+        let Some(supers) = node.field("superclasses") else {
             return;
         };
         let mut c = supers.walk();
@@ -483,7 +480,7 @@ impl CeleryVisitor {
             if self.canonical(&parts) == "celery.Task"
                 || (parts.len() == 2
                     && parts[1] == "Task"
-                    && self.is_app(s.child_by_field_name("object").unwrap_or(s), cx))
+                    && self.is_app(s.field("object").unwrap_or(s), cx))
             {
                 base_attrs = Some(BTreeMap::new());
             } else if let Some(b) = self.bases.get(&text) {
@@ -491,33 +488,28 @@ impl CeleryVisitor {
             }
         }
         let Some(mut attrs) = base_attrs else { return };
-        let Some(name) = node
-            .child_by_field_name("name")
-            .map(|n| cx.text(n).to_string())
-        else {
+        let Some(name) = node.field("name").map(|n| cx.text(n).to_string()) else {
             return;
         };
         let mut has_run = false;
-        if let Some(body) = node.child_by_field_name("body") {
+        if let Some(body) = node.field("body") {
             let mut c = body.walk();
             for stmt in body.named_children(&mut c) {
                 let stmt = if stmt.kind() == "decorated_definition" {
-                    stmt.child_by_field_name("definition").unwrap_or(stmt)
+                    stmt.field("definition").unwrap_or(stmt)
                 } else {
                     stmt
                 };
                 match stmt.kind() {
                     "function_definition"
-                        if stmt
-                            .child_by_field_name("name")
-                            .is_some_and(|n| cx.text(n) == "run") =>
+                        if stmt.field("name").is_some_and(|n| cx.text(n) == "run") =>
                     {
                         has_run = true;
                     }
                     // A base whose `apply_async` defers the send to `on_commit`.
                     "function_definition"
                         if stmt
-                            .child_by_field_name("name")
+                            .field("name")
                             .is_some_and(|n| cx.text(n) == "apply_async")
                             && cx.text(stmt).contains("on_commit") =>
                     {
@@ -528,10 +520,8 @@ impl CeleryVisitor {
                         else {
                             continue;
                         };
-                        let (Some(l), Some(r)) = (
-                            assign.child_by_field_name("left"),
-                            assign.child_by_field_name("right"),
-                        ) else {
+                        let (Some(l), Some(r)) = (assign.field("left"), assign.field("right"))
+                        else {
                             continue;
                         };
                         let key = cx.text(l);
@@ -553,7 +543,7 @@ impl CeleryVisitor {
             .and_then(Value::as_str)
             .map(str::to_string);
         // The class body is the task body when it defines `run`.
-        let at = node.child_by_field_name("name").unwrap_or(node);
+        let at = node.field("name").unwrap_or(node);
         self.push_task(node, at, &name, registered, "class".into(), attrs, has_run);
         if let Some(ctx) = self.stack.last_mut() {
             ctx.attrs.insert("bind".into(), Value::Bool(true));
@@ -561,7 +551,7 @@ impl CeleryVisitor {
     }
 
     fn on_call(&mut self, node: Node<'_>, cx: &mut FileCx<'_>) {
-        let Some(func) = node.child_by_field_name("function") else {
+        let Some(func) = node.field("function") else {
             return;
         };
         let in_task = self.stack.iter().any(|t| t.fact.is_some());
@@ -674,10 +664,7 @@ impl CeleryVisitor {
         if func.kind() != "attribute" {
             return;
         }
-        let (Some(obj), Some(attr)) = (
-            func.child_by_field_name("object"),
-            func.child_by_field_name("attribute"),
-        ) else {
+        let (Some(obj), Some(attr)) = (func.field("object"), func.field("attribute")) else {
             return;
         };
         let method = cx.text(attr);
@@ -687,8 +674,8 @@ impl CeleryVisitor {
                 let sig = args.get(1).copied().or_else(|| py::kwarg(node, "sig", cx));
                 let task = sig.map(|s| {
                     let dotted = s
-                        .child_by_field_name("function")
-                        .and_then(|f| f.child_by_field_name("object"))
+                        .field("function")
+                        .and_then(|f| f.field("object"))
                         .and_then(|o| py::dotted(o, cx));
                     match dotted {
                         Some(parts) => {
@@ -769,11 +756,8 @@ impl CeleryVisitor {
                     }
                     if key == "eta"
                         && v.kind() == "binary_operator"
-                        && v.child_by_field_name("operator")
-                            .is_some_and(|o| cx.text(o) == "+")
-                        && let Some(secs) = v
-                            .child_by_field_name("right")
-                            .and_then(|r| const_seconds(r, cx))
+                        && v.field("operator").is_some_and(|o| cx.text(o) == "+")
+                        && let Some(secs) = v.field("right").and_then(|r| const_seconds(r, cx))
                     {
                         fact = fact.attr("eta_offset_seconds", secs as i64);
                     }
@@ -793,15 +777,14 @@ impl CeleryVisitor {
                 }
                 let task = match obj.kind() {
                     "call" => {
-                        let inner = obj.child_by_field_name("function");
-                        let inner_method = inner
-                            .and_then(|f| f.child_by_field_name("attribute"))
-                            .map(|a| cx.text(a));
+                        let inner = obj.field("function");
+                        let inner_method =
+                            inner.and_then(|f| f.field("attribute")).map(|a| cx.text(a));
                         if !matches!(inner_method, Some("delay" | "apply_async")) {
                             return;
                         }
                         inner
-                            .and_then(|f| f.child_by_field_name("object"))
+                            .and_then(|f| f.field("object"))
                             .map(|o| cx.text(o).to_string())
                     }
                     "identifier" if self.results.contains(cx.text(obj)) => None,
@@ -830,10 +813,8 @@ impl CeleryVisitor {
                         }
                         let mut c = arg.walk();
                         for pair in arg.named_children(&mut c).filter(|p| p.kind() == "pair") {
-                            let (Some(k), Some(v)) = (
-                                pair.child_by_field_name("key"),
-                                pair.child_by_field_name("value"),
-                            ) else {
+                            let (Some(k), Some(v)) = (pair.field("key"), pair.field("value"))
+                            else {
                                 continue;
                             };
                             if let Some(setting) = py::string_value(k, cx) {
@@ -873,10 +854,7 @@ impl CeleryVisitor {
 
     /// `for order in Order.objects.filter(...)`: the loop variable is a model instance.
     fn on_for(&mut self, node: Node<'_>, cx: &FileCx<'_>) {
-        let (Some(left), Some(right)) = (
-            node.child_by_field_name("left"),
-            node.child_by_field_name("right"),
-        ) else {
+        let (Some(left), Some(right)) = (node.field("left"), node.field("right")) else {
             return;
         };
         if left.kind() != "identifier" {
@@ -927,7 +905,7 @@ impl CeleryVisitor {
                 format!("except {text}")
             }
         };
-        let Some(block) = node.child_by_field_name("body").or_else(|| {
+        let Some(block) = node.field("body").or_else(|| {
             let mut c = node.walk();
             node.named_children(&mut c).find(|n| n.kind() == "block")
         }) else {
@@ -963,7 +941,7 @@ impl CeleryVisitor {
     fn transaction_context(&self, node: Node<'_>, cx: &FileCx<'_>) -> (bool, bool) {
         let is_atomic = |expr: Node<'_>| -> bool {
             let callee = if expr.kind() == "call" {
-                expr.child_by_field_name("function").unwrap_or(expr)
+                expr.field("function").unwrap_or(expr)
             } else {
                 expr
             };
@@ -984,9 +962,7 @@ impl CeleryVisitor {
         while let Some(p) = cx.parent(n) {
             match p.kind() {
                 "with_statement" => {
-                    let in_body = p
-                        .child_by_field_name("body")
-                        .is_some_and(|b| b.id() == n.id());
+                    let in_body = p.field("body").is_some_and(|b| b.id() == n.id());
                     let mut c = p.walk();
                     let items: Vec<Node<'_>> = p
                         .named_children(&mut c)
@@ -995,9 +971,7 @@ impl CeleryVisitor {
                             let mut c2 = wc.walk();
                             wc.named_children(&mut c2).collect::<Vec<_>>()
                         })
-                        .filter_map(|item| {
-                            item.child_by_field_name("value").or(item.named_child(0))
-                        })
+                        .filter_map(|item| item.field("value").or(item.named_child(0)))
                         .map(|v| {
                             if v.kind() == "as_pattern" {
                                 v.named_child(0).unwrap_or(v)
@@ -1021,7 +995,7 @@ impl CeleryVisitor {
                     }
                 }
                 "call" => {
-                    let f = p.child_by_field_name("function");
+                    let f = p.field("function");
                     if f.and_then(|f| py::dotted(f, cx))
                         .is_some_and(|parts| parts.last() == Some(&"on_commit"))
                     {
@@ -1050,7 +1024,7 @@ impl CeleryVisitor {
                 args.extend(
                     n.named_children(&mut c)
                         .filter(|p| p.kind() == "pair")
-                        .filter_map(|p| p.child_by_field_name("value")),
+                        .filter_map(|p| p.field("value")),
                 );
             }
             _ => {}
@@ -1095,7 +1069,7 @@ impl CeleryVisitor {
         let variable = cx
             .parent(node)
             .filter(|p| p.kind() == "assignment")
-            .and_then(|p| p.child_by_field_name("left"))
+            .and_then(|p| p.field("left"))
             .map(|l| cx.text(l).to_string());
         if let Some(v) = &variable {
             self.apps.insert(v.clone());
@@ -1169,10 +1143,7 @@ impl CeleryVisitor {
         }
         let mut c = node.walk();
         for pair in node.named_children(&mut c).filter(|p| p.kind() == "pair") {
-            let (Some(k), Some(v)) = (
-                pair.child_by_field_name("key"),
-                pair.child_by_field_name("value"),
-            ) else {
+            let (Some(k), Some(v)) = (pair.field("key"), pair.field("value")) else {
                 continue;
             };
             let entry = py::string_value(k, cx).unwrap_or_else(|| cx.text(k).to_string());
@@ -1184,11 +1155,11 @@ impl CeleryVisitor {
                 v.named_children(&mut c)
                     .filter(|p| p.kind() == "pair")
                     .find(|p| {
-                        p.child_by_field_name("key")
+                        p.field("key")
                             .and_then(|k| py::string_value(k, cx))
                             .is_some_and(|k| k == key)
                     })
-                    .and_then(|p| p.child_by_field_name("value"))
+                    .and_then(|p| p.field("value"))
             };
             let task = field("task")
                 .map(|t| py::string_value(t, cx).unwrap_or_else(|| compact_src(cx.text(t))));
@@ -1215,10 +1186,7 @@ impl CeleryVisitor {
     }
 
     fn on_assignment(&mut self, node: Node<'_>, cx: &mut FileCx<'_>) {
-        let (Some(left), Some(right)) = (
-            node.child_by_field_name("left"),
-            node.child_by_field_name("right"),
-        ) else {
+        let (Some(left), Some(right)) = (node.field("left"), node.field("right")) else {
             return;
         };
         // ORM objects: `order = Order.objects.get(pk=pk)`, `obj, _ = M.objects.get_or_create()`.
@@ -1244,9 +1212,9 @@ impl CeleryVisitor {
         }
         // Results bound to variables: `r = add.delay(1)`.
         if left.kind() == "identifier" && right.kind() == "call" {
-            let f = right.child_by_field_name("function");
+            let f = right.field("function");
             let is_result = f.is_some_and(|f| {
-                f.child_by_field_name("attribute")
+                f.field("attribute")
                     .is_some_and(|a| matches!(cx.text(a), "delay" | "apply_async" | "send_task"))
                     || py::dotted(f, cx)
                         .is_some_and(|p| self.canonical(&p).ends_with("AsyncResult"))
@@ -1282,7 +1250,7 @@ impl CeleryVisitor {
     }
 
     fn on_pipe(&mut self, node: Node<'_>, cx: &mut FileCx<'_>) {
-        let Some(op) = node.child_by_field_name("operator") else {
+        let Some(op) = node.field("operator") else {
             return;
         };
         if cx.text(op) != "|" {
@@ -1290,9 +1258,7 @@ impl CeleryVisitor {
         }
         // Only the outermost `a | b | c`, and only when an operand is a signature.
         if cx.parent(node).is_some_and(|p| {
-            p.kind() == "binary_operator"
-                && p.child_by_field_name("operator")
-                    .is_some_and(|o| cx.text(o) == "|")
+            p.kind() == "binary_operator" && p.field("operator").is_some_and(|o| cx.text(o) == "|")
         }) {
             return;
         }
@@ -1300,17 +1266,15 @@ impl CeleryVisitor {
         let mut any_sig = false;
         while let Some(n) = operands.pop() {
             if n.kind() == "binary_operator" {
-                operands.extend(n.child_by_field_name("left"));
-                operands.extend(n.child_by_field_name("right"));
+                operands.extend(n.field("left"));
+                operands.extend(n.field("right"));
             } else if n.kind() == "call" {
                 let m = n
-                    .child_by_field_name("function")
-                    .and_then(|f| f.child_by_field_name("attribute"))
+                    .field("function")
+                    .and_then(|f| f.field("attribute"))
                     .map(|a| cx.text(a));
                 if matches!(m, Some("s" | "si" | "signature")) {
-                    let recv = n
-                        .child_by_field_name("function")
-                        .and_then(|f| f.child_by_field_name("object"));
+                    let recv = n.field("function").and_then(|f| f.field("object"));
                     if recv
                         .and_then(|r| py::dotted(r, cx))
                         .is_some_and(|p| self.known_task(&p))
@@ -1364,10 +1328,10 @@ fn orm_source(expr: Node<'_>, cx: &FileCx<'_>) -> Option<String> {
     if expr.kind() != "call" {
         return None;
     }
-    let f = expr.child_by_field_name("function")?;
+    let f = expr.field("function")?;
     let text = cx.text(f);
     let last = match f.kind() {
-        "attribute" => cx.text(f.child_by_field_name("attribute")?),
+        "attribute" => cx.text(f.field("attribute")?),
         "identifier" => text,
         _ => return None,
     };
@@ -1421,9 +1385,9 @@ fn const_seconds(node: Node<'_>, cx: &FileCx<'_>) -> Option<f64> {
         "integer" | "float" => cx.text(node).replace('_', "").parse().ok(),
         "parenthesized_expression" => const_seconds(node.named_child(0)?, cx),
         "binary_operator" => {
-            let l = const_seconds(node.child_by_field_name("left")?, cx)?;
-            let r = const_seconds(node.child_by_field_name("right")?, cx)?;
-            match cx.text(node.child_by_field_name("operator")?) {
+            let l = const_seconds(node.field("left")?, cx)?;
+            let r = const_seconds(node.field("right")?, cx)?;
+            match cx.text(node.field("operator")?) {
                 "*" => Some(l * r),
                 "+" => Some(l + r),
                 "-" => Some(l - r),
@@ -1431,12 +1395,12 @@ fn const_seconds(node: Node<'_>, cx: &FileCx<'_>) -> Option<f64> {
             }
         }
         "call" => {
-            let f = node.child_by_field_name("function")?;
+            let f = node.field("function")?;
             if f.kind() == "attribute"
-                && f.child_by_field_name("attribute")
+                && f.field("attribute")
                     .is_some_and(|a| cx.text(a) == "total_seconds")
             {
-                return const_seconds(f.child_by_field_name("object")?, cx);
+                return const_seconds(f.field("object")?, cx);
             }
             let parts = py::dotted(f, cx)?;
             match parts.last().copied() {
@@ -1476,7 +1440,7 @@ fn schedule_period(node: Node<'_>, cx: &FileCx<'_>) -> Option<i64> {
     if node.kind() != "call" {
         return None;
     }
-    let f = node.child_by_field_name("function")?;
+    let f = node.field("function")?;
     if py::dotted(f, cx)?.last() != Some(&"crontab") {
         return None;
     }

@@ -2,6 +2,8 @@
 
 use tree_sitter::Node;
 
+use crate::walk::Field;
+
 use crate::engine::FileCx;
 
 /// The content of a string literal, or of a template string without substitutions.
@@ -29,7 +31,7 @@ pub fn string_value(node: Node<'_>, cx: &FileCx<'_>) -> Option<String> {
 
 /// Arguments of a call or `new` expression, comments skipped.
 pub fn arguments<'t>(call: Node<'t>) -> Vec<Node<'t>> {
-    let Some(args) = call.child_by_field_name("arguments") else {
+    let Some(args) = call.field("arguments") else {
         return Vec::new();
     };
     let mut c = args.walk();
@@ -63,8 +65,8 @@ pub fn member_path(node: Node<'_>, cx: &FileCx<'_>) -> Option<String> {
     match node.kind() {
         "identifier" | "this" | "property_identifier" => Some(cx.text(node).to_string()),
         "member_expression" => {
-            let obj = member_path(node.child_by_field_name("object")?, cx)?;
-            let prop = node.child_by_field_name("property")?;
+            let obj = member_path(node.field("object")?, cx)?;
+            let prop = node.field("property")?;
             if prop.kind() == "private_property_identifier" || prop.kind() == "property_identifier"
             {
                 Some(format!("{obj}.{}", cx.text(prop)))
@@ -107,10 +109,10 @@ pub fn object_property<'t>(obj: Node<'t>, key: &str, cx: &FileCx<'_>) -> Option<
     for pair in obj.named_children(&mut c) {
         match pair.kind() {
             "pair" => {
-                let k = pair.child_by_field_name("key")?;
+                let k = pair.field("key")?;
                 let name = string_value(k, cx).unwrap_or_else(|| cx.text(k).to_string());
                 if name == key {
-                    return pair.child_by_field_name("value");
+                    return pair.field("value");
                 }
             }
             "shorthand_property_identifier" if cx.text(pair) == key => return Some(pair),
@@ -133,19 +135,15 @@ pub fn binding_of(node: Node<'_>, cx: &FileCx<'_>) -> Option<String> {
             | "await_expression" => n = p,
             "variable_declarator" => {
                 return p
-                    .child_by_field_name("name")
+                    .field("name")
                     .filter(|x| x.kind() == "identifier")
                     .map(|x| cx.text(x).to_string());
             }
             "assignment_expression" => {
-                return p
-                    .child_by_field_name("left")
-                    .and_then(|l| member_path(l, cx));
+                return p.field("left").and_then(|l| member_path(l, cx));
             }
             "public_field_definition" | "field_definition" => {
-                let name = p
-                    .child_by_field_name("name")
-                    .or_else(|| p.child_by_field_name("property"))?;
+                let name = p.field("name").or_else(|| p.field("property"))?;
                 return Some(format!("this.{}", cx.text(name)));
             }
             _ => return None,
@@ -156,10 +154,10 @@ pub fn binding_of(node: Node<'_>, cx: &FileCx<'_>) -> Option<String> {
 
 /// The names of a function's simple parameters, in order (`_` for patterns).
 pub fn param_names(func: Node<'_>, cx: &FileCx<'_>) -> Vec<String> {
-    if let Some(p) = func.child_by_field_name("parameter") {
+    if let Some(p) = func.field("parameter") {
         return vec![cx.text(p).to_string()];
     }
-    let Some(params) = func.child_by_field_name("parameters") else {
+    let Some(params) = func.field("parameters") else {
         return Vec::new();
     };
     let mut c = params.walk();
@@ -168,10 +166,8 @@ pub fn param_names(func: Node<'_>, cx: &FileCx<'_>) -> Vec<String> {
         .filter(|p| p.kind() != "comment")
         .map(|p| {
             let p = match p.kind() {
-                "required_parameter" | "optional_parameter" => {
-                    p.child_by_field_name("pattern").unwrap_or(p)
-                }
-                "assignment_pattern" => p.child_by_field_name("left").unwrap_or(p),
+                "required_parameter" | "optional_parameter" => p.field("pattern").unwrap_or(p),
+                "assignment_pattern" => p.field("left").unwrap_or(p),
                 _ => p,
             };
             if p.kind() == "identifier" {
@@ -195,7 +191,7 @@ const HTTP_VERBS: &[&str] = &[
 pub fn handler_kind(func: Node<'_>, cx: &FileCx<'_>) -> Option<&'static str> {
     let parent = cx.parent(func)?;
     if parent.kind() == "pair" {
-        let key = parent.child_by_field_name("key").map(|k| cx.text(k))?;
+        let key = parent.field("key").map(|k| cx.text(k))?;
         return match key {
             "eachMessage" | "eachBatch" => Some("message"),
             _ => None,
@@ -207,7 +203,7 @@ pub fn handler_kind(func: Node<'_>, cx: &FileCx<'_>) -> Option<&'static str> {
     let call = cx
         .parent(parent)
         .filter(|c| c.kind() == "call_expression")?;
-    let callee = unwrap_expr(call.child_by_field_name("function")?);
+    let callee = unwrap_expr(call.field("function")?);
     let args = arguments(call);
     let is_last = args.last().is_some_and(|a| a.id() == func.id());
     match callee.kind() {
@@ -217,8 +213,8 @@ pub fn handler_kind(func: Node<'_>, cx: &FileCx<'_>) -> Option<&'static str> {
             _ => None,
         },
         "member_expression" => {
-            let prop = cx.text(callee.child_by_field_name("property")?);
-            let object = callee.child_by_field_name("object").map(unwrap_expr);
+            let prop = cx.text(callee.field("property")?);
+            let object = callee.field("object").map(unwrap_expr);
             let first = args.first().copied();
             let first_str = first.and_then(|a| string_value(a, cx));
             if HTTP_VERBS.contains(&prop) {
@@ -228,8 +224,8 @@ pub fn handler_kind(func: Node<'_>, cx: &FileCx<'_>) -> Option<&'static str> {
                     || first.is_some_and(|a| a.kind() == "template_string");
                 let on_route = object.is_some_and(|o| {
                     o.kind() == "call_expression"
-                        && o.child_by_field_name("function")
-                            .and_then(|f| f.child_by_field_name("property"))
+                        && o.field("function")
+                            .and_then(|f| f.field("property"))
                             .is_some_and(|p| cx.text(p) == "route")
                 });
                 if (path_first && first.is_some_and(|a| a.id() != func.id())) || on_route {
@@ -282,9 +278,7 @@ pub fn loop_of<'t>(node: Node<'t>, cx: &FileCx<'t>) -> Option<Node<'t>> {
         match p.kind() {
             "for_statement" | "for_in_statement" | "while_statement" | "do_statement" => {
                 // The initialiser / iterated expression of a loop runs once.
-                let in_body = p
-                    .child_by_field_name("body")
-                    .is_some_and(|b| b.id() == n.id());
+                let in_body = p.field("body").is_some_and(|b| b.id() == n.id());
                 if in_body {
                     return Some(p);
                 }
@@ -296,8 +290,8 @@ pub fn loop_of<'t>(node: Node<'t>, cx: &FileCx<'t>) -> Option<Node<'t>> {
                     .and_then(|a| cx.parent(a))
                     .filter(|c| c.kind() == "call_expression")?;
                 let prop = call
-                    .child_by_field_name("function")
-                    .and_then(|f| f.child_by_field_name("property"))
+                    .field("function")
+                    .and_then(|f| f.field("property"))
                     .map(|x| cx.text(x))?;
                 return matches!(
                     prop,
@@ -354,10 +348,10 @@ pub fn import_bindings<'s>(node: Node<'_>, cx: &FileCx<'s>) -> Vec<(&'s str, Opt
                         .named_children(&mut sc)
                         .filter(|s| s.kind() == "import_specifier")
                     {
-                        let Some(name) = spec.child_by_field_name("name") else {
+                        let Some(name) = spec.field("name") else {
                             continue;
                         };
-                        let local = spec.child_by_field_name("alias").unwrap_or(name);
+                        let local = spec.field("alias").unwrap_or(name);
                         out.push((cx.text(local), Some(cx.text(name))));
                     }
                 }
@@ -377,9 +371,7 @@ pub fn destructured<'s>(pattern: Node<'_>, cx: &FileCx<'s>) -> Vec<(&'s str, &'s
         match p.kind() {
             "shorthand_property_identifier_pattern" => out.push((cx.text(p), cx.text(p))),
             "pair_pattern" => {
-                if let (Some(k), Some(v)) =
-                    (p.child_by_field_name("key"), p.child_by_field_name("value"))
-                {
+                if let (Some(k), Some(v)) = (p.field("key"), p.field("value")) {
                     out.push((cx.text(v), cx.text(k)));
                 }
             }

@@ -15,6 +15,8 @@ use msgscan_lang::Language;
 use serde_json::Value;
 use tree_sitter::Node;
 
+use crate::walk::Field;
+
 use crate::engine::{Detector, FileCx, Visitor};
 use crate::fact::{AttrSpec, AttrType, KindSpec, Role};
 use crate::js;
@@ -373,18 +375,13 @@ impl EventsVisitor {
     }
 
     fn on_import(&mut self, node: Node<'_>, cx: &FileCx<'_>) {
-        let Some(source) = node
-            .child_by_field_name("source")
-            .and_then(|s| js::string_value(s, cx))
-        else {
+        let Some(source) = node.field("source").and_then(|s| js::string_value(s, cx)) else {
             // TS `import EE = require('events')`
             let mut c = node.walk();
             for child in node.named_children(&mut c) {
                 if child.kind() == "import_require_clause" {
                     let id = child.named_child(0);
-                    let src = child
-                        .child_by_field_name("source")
-                        .and_then(|s| js::string_value(s, cx));
+                    let src = child.field("source").and_then(|s| js::string_value(s, cx));
                     if let (Some(id), Some(src)) = (id, src) {
                         self.bind_import(cx.text(id), None, &src);
                     }
@@ -402,7 +399,7 @@ impl EventsVisitor {
         let node = js::unwrap_expr(node);
         match node.kind() {
             "call_expression" => {
-                let f = node.child_by_field_name("function")?;
+                let f = node.field("function")?;
                 if cx.text(f) != "require" {
                     return None;
                 }
@@ -410,18 +407,15 @@ impl EventsVisitor {
                 Some((js::string_value(arg, cx)?, None))
             }
             "member_expression" => {
-                let (src, _) = self.require_of(node.child_by_field_name("object")?, cx)?;
-                Some((src, Some(cx.text(node.child_by_field_name("property")?))))
+                let (src, _) = self.require_of(node.field("object")?, cx)?;
+                Some((src, Some(cx.text(node.field("property")?))))
             }
             _ => None,
         }
     }
 
     fn on_declarator(&mut self, node: Node<'_>, cx: &FileCx<'_>) {
-        let (Some(name), Some(value)) = (
-            node.child_by_field_name("name"),
-            node.child_by_field_name("value"),
-        ) else {
+        let (Some(name), Some(value)) = (node.field("name"), node.field("value")) else {
             return;
         };
         let Some((source, prop)) = self.require_of(value, cx) else {
@@ -437,9 +431,7 @@ impl EventsVisitor {
                             self.bind_import(cx.text(p), Some(cx.text(p)), &source)
                         }
                         "pair_pattern" => {
-                            let (Some(k), Some(v)) =
-                                (p.child_by_field_name("key"), p.child_by_field_name("value"))
-                            else {
+                            let (Some(k), Some(v)) = (p.field("key"), p.field("value")) else {
                                 continue;
                             };
                             self.bind_import(cx.text(v), Some(cx.text(k)), &source);
@@ -453,7 +445,7 @@ impl EventsVisitor {
     }
 
     fn on_class(&mut self, node: Node<'_>, cx: &FileCx<'_>) {
-        let name_node = node.child_by_field_name("name");
+        let name_node = node.field("name");
         let name = name_node.map(|n| cx.text(n).to_string());
         let mut base = None;
         let mut c = node.walk();
@@ -464,7 +456,7 @@ impl EventsVisitor {
             let mut hc = heritage.walk();
             for h in heritage.named_children(&mut hc) {
                 let expr = if h.kind() == "extends_clause" {
-                    h.child_by_field_name("value").or_else(|| h.named_child(0))
+                    h.field("value").or_else(|| h.named_child(0))
                 } else if h.kind() == "implements_clause" {
                     None
                 } else {
@@ -501,7 +493,7 @@ impl EventsVisitor {
     }
 
     fn on_new(&mut self, node: Node<'_>, cx: &FileCx<'_>) {
-        let Some(ctor) = node.child_by_field_name("constructor") else {
+        let Some(ctor) = node.field("constructor") else {
             return;
         };
         let Some(class) = self.is_ee_ctor(ctor, cx) else {
@@ -521,7 +513,7 @@ impl EventsVisitor {
     }
 
     fn on_call(&mut self, node: Node<'_>, cx: &mut FileCx<'_>) {
-        let Some(func) = node.child_by_field_name("function") else {
+        let Some(func) = node.field("function") else {
             return;
         };
         let func = js::unwrap_expr(func);
@@ -543,10 +535,7 @@ impl EventsVisitor {
         if func.kind() != "member_expression" {
             return;
         }
-        let (Some(obj), Some(prop)) = (
-            func.child_by_field_name("object"),
-            func.child_by_field_name("property"),
-        ) else {
+        let (Some(obj), Some(prop)) = (func.field("object"), func.field("property")) else {
             return;
         };
         let method = cx.text(prop);
@@ -647,10 +636,7 @@ impl EventsVisitor {
     }
 
     fn on_assignment(&mut self, node: Node<'_>, cx: &mut FileCx<'_>) {
-        let (Some(left), Some(right)) = (
-            node.child_by_field_name("left"),
-            node.child_by_field_name("right"),
-        ) else {
+        let (Some(left), Some(right)) = (node.field("left"), node.field("right")) else {
             return;
         };
         let Some(path) = js::member_path(left, cx) else {
@@ -777,14 +763,14 @@ impl<'t> Visitor<'t> for EventsVisitor {
             }
             _ if js::is_function(node) => {
                 if node.kind() == "function_declaration"
-                    && let Some(n) = node.child_by_field_name("name")
+                    && let Some(n) = node.field("name")
                 {
                     self.functions
                         .insert(cx.text(n).to_string(), node.byte_range());
                 } else if let Some(d) = cx
                     .parent(node)
                     .filter(|p| p.kind() == "variable_declarator")
-                    && let Some(n) = d.child_by_field_name("name")
+                    && let Some(n) = d.field("name")
                 {
                     self.functions
                         .insert(cx.text(n).to_string(), node.byte_range());
@@ -941,9 +927,7 @@ impl<'t> Visitor<'t> for EventsVisitor {
 
 fn is_try_body<'t>(block: Node<'t>, cx: &FileCx<'t>) -> bool {
     cx.parent(block).is_some_and(|p| {
-        p.kind() == "try_statement"
-            && p.child_by_field_name("body")
-                .is_some_and(|b| b.id() == block.id())
+        p.kind() == "try_statement" && p.field("body").is_some_and(|b| b.id() == block.id())
     })
 }
 

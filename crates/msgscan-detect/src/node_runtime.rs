@@ -16,6 +16,8 @@ use msgscan_lang::Language;
 use serde_json::Value;
 use tree_sitter::Node;
 
+use crate::walk::Field;
+
 use crate::engine::{Detector, FileCx, Visitor};
 use crate::fact::{AttrSpec, AttrType, KindSpec, Role};
 use crate::js;
@@ -285,18 +287,13 @@ impl RtVisitor {
     }
 
     fn on_import(&mut self, node: Node<'_>, cx: &FileCx<'_>) {
-        let Some(source) = node
-            .child_by_field_name("source")
-            .and_then(|s| js::string_value(s, cx))
-        else {
+        let Some(source) = node.field("source").and_then(|s| js::string_value(s, cx)) else {
             let mut c = node.walk();
             for child in node.named_children(&mut c) {
                 if child.kind() == "import_require_clause"
                     && let (Some(id), Some(src)) = (
                         child.named_child(0),
-                        child
-                            .child_by_field_name("source")
-                            .and_then(|s| js::string_value(s, cx)),
+                        child.field("source").and_then(|s| js::string_value(s, cx)),
                     )
                 {
                     self.bind_module(cx.text(id), None, &src);
@@ -314,7 +311,7 @@ impl RtVisitor {
         let node = js::unwrap_expr(node);
         match node.kind() {
             "call_expression" => {
-                let f = node.child_by_field_name("function")?;
+                let f = node.field("function")?;
                 if cx.text(f) != "require" {
                     return None;
                 }
@@ -322,21 +319,15 @@ impl RtVisitor {
                 Some((js::string_value(arg, cx)?, None))
             }
             "member_expression" => {
-                let (src, _) = self.require_of(node.child_by_field_name("object")?, cx)?;
-                Some((
-                    src,
-                    Some(cx.text(node.child_by_field_name("property")?).to_string()),
-                ))
+                let (src, _) = self.require_of(node.field("object")?, cx)?;
+                Some((src, Some(cx.text(node.field("property")?).to_string())))
             }
             _ => None,
         }
     }
 
     fn on_declarator(&mut self, node: Node<'_>, cx: &FileCx<'_>) {
-        let (Some(name), Some(value)) = (
-            node.child_by_field_name("name"),
-            node.child_by_field_name("value"),
-        ) else {
+        let (Some(name), Some(value)) = (node.field("name"), node.field("value")) else {
             return;
         };
         if let Some((source, prop)) = self.require_of(value, cx) {
@@ -366,7 +357,7 @@ impl RtVisitor {
     }
 
     fn on_class(&mut self, node: Node<'_>, cx: &FileCx<'_>) {
-        let Some(name) = node.child_by_field_name("name") else {
+        let Some(name) = node.field("name") else {
             return;
         };
         let mut c = node.walk();
@@ -379,7 +370,7 @@ impl RtVisitor {
         let mut hc = heritage.walk();
         for h in heritage.named_children(&mut hc) {
             let expr = if h.kind() == "extends_clause" {
-                h.child_by_field_name("value").or_else(|| h.named_child(0))
+                h.field("value").or_else(|| h.named_child(0))
             } else if h.kind() == "implements_clause" {
                 None
             } else {
@@ -457,22 +448,21 @@ impl RtVisitor {
                 node.kind() == "identifier" && self.handler_param_stream(node, cx)
             }
             "new_expression" => node
-                .child_by_field_name("constructor")
+                .field("constructor")
                 .is_some_and(|c| self.stream_class_ref(c, cx)),
             "call_expression" => {
-                let Some(f) = node.child_by_field_name("function") else {
+                let Some(f) = node.field("function") else {
                     return false;
                 };
                 let f = js::unwrap_expr(f);
                 // A pipe chain whose other end is a stream returns a stream.
                 if f.kind() == "member_expression"
-                    && f.child_by_field_name("property")
-                        .is_some_and(|p| cx.text(p) == "pipe")
+                    && f.field("property").is_some_and(|p| cx.text(p) == "pipe")
                 {
                     return self.pipe_chain(node, cx).is_some();
                 }
                 if f.kind() == "member_expression"
-                    && f.child_by_field_name("property")
+                    && f.field("property")
                         .is_some_and(|p| matches!(cx.text(p), "stdout" | "stderr" | "stdin"))
                 {
                     return false;
@@ -541,12 +531,11 @@ impl RtVisitor {
             if n2.kind() != "call_expression" {
                 break;
             }
-            let Some(f) = n2.child_by_field_name("function").map(js::unwrap_expr) else {
+            let Some(f) = n2.field("function").map(js::unwrap_expr) else {
                 break;
             };
             let is_pipe = f.kind() == "member_expression"
-                && f.child_by_field_name("property")
-                    .is_some_and(|p| cx.text(p) == "pipe");
+                && f.field("property").is_some_and(|p| cx.text(p) == "pipe");
             if !is_pipe {
                 break;
             }
@@ -561,7 +550,7 @@ impl RtVisitor {
                 return None;
             }
             dests.push(args[0]);
-            n = f.child_by_field_name("object")?;
+            n = f.field("object")?;
         }
         if dests.is_empty() {
             return None;
@@ -571,7 +560,7 @@ impl RtVisitor {
         // Anything an RxJS operator builds is not a stream.
         let rx_arg = dests.iter().any(|d| {
             d.kind() == "call_expression"
-                && d.child_by_field_name("function")
+                && d.field("function")
                     .and_then(|f| js::member_path(f, cx))
                     .is_some_and(|p| {
                         let head = p.split('.').next().unwrap_or_default();
@@ -596,11 +585,11 @@ impl RtVisitor {
             if n.kind() != "call_expression" {
                 return (n, error);
             }
-            let Some(f) = n.child_by_field_name("function").map(js::unwrap_expr) else {
+            let Some(f) = n.field("function").map(js::unwrap_expr) else {
                 return (n, error);
             };
             let is_listen = f.kind() == "member_expression"
-                && f.child_by_field_name("property")
+                && f.field("property")
                     .is_some_and(|p| LISTEN.contains(&cx.text(p)));
             if !is_listen {
                 return (n, error);
@@ -613,7 +602,7 @@ impl RtVisitor {
             {
                 error = true;
             }
-            match f.child_by_field_name("object") {
+            match f.field("object") {
                 Some(o) => n = js::unwrap_expr(o),
                 None => return (n, error),
             }
@@ -621,7 +610,7 @@ impl RtVisitor {
     }
 
     fn on_new(&mut self, node: Node<'_>, cx: &FileCx<'_>) {
-        let Some(ctor) = node.child_by_field_name("constructor") else {
+        let Some(ctor) = node.field("constructor") else {
             return;
         };
         if self.stream_class_ref(ctor, cx) {
@@ -667,7 +656,7 @@ impl RtVisitor {
                 break;
             };
             if !p
-                .child_by_field_name("property")
+                .field("property")
                 .is_some_and(|x| LISTEN.contains(&cx.text(x)))
             {
                 break;
@@ -696,7 +685,7 @@ impl RtVisitor {
     }
 
     fn on_call(&mut self, node: Node<'_>, cx: &mut FileCx<'_>) {
-        let Some(func) = node.child_by_field_name("function").map(js::unwrap_expr) else {
+        let Some(func) = node.field("function").map(js::unwrap_expr) else {
             return;
         };
         let args = js::arguments(node);
@@ -786,10 +775,7 @@ impl RtVisitor {
         if func.kind() != "member_expression" {
             return;
         }
-        let (Some(obj), Some(prop)) = (
-            func.child_by_field_name("object"),
-            func.child_by_field_name("property"),
-        ) else {
+        let (Some(obj), Some(prop)) = (func.field("object"), func.field("property")) else {
             return;
         };
         let method = cx.text(prop);
@@ -882,7 +868,7 @@ impl RtVisitor {
                 let outer = cx
                     .parent(node)
                     .filter(|p| p.kind() == "member_expression")
-                    .and_then(|p| p.child_by_field_name("property"))
+                    .and_then(|p| p.field("property"))
                     .is_some_and(|p| cx.text(p) == "pipe");
                 if outer {
                     return;
@@ -1034,7 +1020,7 @@ impl RtVisitor {
             // `wt.workerData`
             if self.modules.get(text) == Some(&"worker_threads")
                 && let Some(p) = cx.parent(node).filter(|p| p.kind() == "member_expression")
-                && p.child_by_field_name("property")
+                && p.field("property")
                     .is_some_and(|x| cx.text(x) == "workerData")
             {
                 self.reads_worker_data = true;
@@ -1092,7 +1078,7 @@ fn binding_none_escapes(node: Node<'_>, cx: &FileCx<'_>) -> bool {
 fn per_iteration(l: Node<'_>, receiver: &str, cx: &FileCx<'_>) -> bool {
     let is_word = |c: char| c.is_alphanumeric() || c == '_' || c == '$';
     let head = receiver.split('.').next().unwrap_or(receiver);
-    if let Some(left) = l.child_by_field_name("left")
+    if let Some(left) = l.field("left")
         && cx
             .text(left)
             .split(|c: char| !is_word(c))
@@ -1141,8 +1127,8 @@ fn data_handler_of<'t>(node: Node<'t>, cx: &FileCx<'t>) -> Option<Node<'t>> {
         .filter(|a| a.kind() == "arguments")
         .and_then(|a| cx.parent(a))?;
     let prop = call
-        .child_by_field_name("function")
-        .and_then(|x| x.child_by_field_name("property"))
+        .field("function")
+        .and_then(|x| x.field("property"))
         .map(|p| cx.text(p))?;
     let ev = js::arguments(call)
         .first()
@@ -1151,12 +1137,12 @@ fn data_handler_of<'t>(node: Node<'t>, cx: &FileCx<'t>) -> Option<Node<'t>> {
 }
 
 fn function_name(f: Node<'_>, cx: &FileCx<'_>) -> Option<String> {
-    if let Some(n) = f.child_by_field_name("name") {
+    if let Some(n) = f.field("name") {
         return Some(cx.text(n).to_string());
     }
     let p = cx.parent(f)?;
     (p.kind() == "variable_declarator")
-        .then(|| p.child_by_field_name("name"))
+        .then(|| p.field("name"))
         .flatten()
         .map(|n| cx.text(n).to_string())
 }
@@ -1190,15 +1176,15 @@ fn resolve_script(node: Node<'_>, cx: &FileCx<'_>) -> Option<String> {
                 .to_string()
         }
         "binary_expression" => {
-            let l = node.child_by_field_name("left")?;
-            let r = node.child_by_field_name("right")?;
+            let l = node.field("left")?;
+            let r = node.field("right")?;
             if cx.text(l) != "__dirname" {
                 return None;
             }
             js::string_value(r, cx)?.trim_start_matches('/').to_string()
         }
         "call_expression" => {
-            let f = js::member_path(node.child_by_field_name("function")?, cx)?;
+            let f = js::member_path(node.field("function")?, cx)?;
             if !matches!(
                 f.as_str(),
                 "path.join" | "path.resolve" | "join" | "resolve"
@@ -1215,7 +1201,7 @@ fn resolve_script(node: Node<'_>, cx: &FileCx<'_>) -> Option<String> {
             parts?.join("/")
         }
         "new_expression" => {
-            let c = node.child_by_field_name("constructor")?;
+            let c = node.field("constructor")?;
             if cx.text(c) != "URL" {
                 return None;
             }
@@ -1267,7 +1253,7 @@ impl<'t> Visitor<'t> for RtVisitor {
         }
         if js::is_function(node)
             && node.kind() == "function_declaration"
-            && let Some(n) = node.child_by_field_name("name")
+            && let Some(n) = node.field("name")
         {
             self.functions
                 .insert(cx.text(n).to_string(), node.byte_range());

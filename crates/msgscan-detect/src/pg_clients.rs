@@ -27,6 +27,8 @@ use msgscan_lang::Language;
 use serde_json::Value;
 use tree_sitter::Node;
 
+use crate::walk::Field;
+
 use crate::engine::{Detector, FileCx, Visitor};
 use crate::fact::Role;
 use crate::pg::{TRANSPORT, chan_fact, item_kind, payload_fact};
@@ -436,7 +438,7 @@ fn py_context<'t>(node: Node<'t>, cx: &FileCx<'t>) -> (Vec<String>, bool) {
     for p in cx.ancestors(node) {
         match p.kind() {
             "function_definition" => {
-                if let Some(name) = p.child_by_field_name("name") {
+                if let Some(name) = p.field("name") {
                     funcs.push(cx.text(name).to_string());
                 }
                 if let Some(d) = cx.parent(p)
@@ -467,10 +469,10 @@ fn loop_connects(lp: Node<'_>, cx: &FileCx<'_>) -> bool {
     loop {
         let n = cursor.node();
         if n.kind() == "call"
-            && let Some(f) = n.child_by_field_name("function")
+            && let Some(f) = n.field("function")
         {
             let name = match f.kind() {
-                "attribute" => f.child_by_field_name("attribute").map(|a| cx.text(a)),
+                "attribute" => f.field("attribute").map(|a| cx.text(a)),
                 "identifier" => Some(cx.text(f)),
                 _ => None,
             };
@@ -526,10 +528,10 @@ fn loop_calls(root: Node<'_>, cx: &FileCx<'_>, pred: impl Fn(&str) -> bool) -> b
     loop {
         let n = cursor.node();
         if n.kind() == "call"
-            && let Some(f) = n.child_by_field_name("function")
+            && let Some(f) = n.field("function")
         {
             let name = match f.kind() {
-                "attribute" => f.child_by_field_name("attribute").map(|a| cx.text(a)),
+                "attribute" => f.field("attribute").map(|a| cx.text(a)),
                 "identifier" => Some(cx.text(f)),
                 _ => None,
             };
@@ -586,11 +588,11 @@ fn py_binding<'t>(node: Node<'t>, cx: &FileCx<'t>) -> Option<String> {
         match p.kind() {
             "await" | "parenthesized_expression" => {}
             "assignment" => {
-                let left = p.child_by_field_name("left")?;
+                let left = p.field("left")?;
                 return py::dotted(left, cx).map(|d| d.join("."));
             }
             "as_pattern" => {
-                let alias = p.child_by_field_name("alias")?;
+                let alias = p.field("alias")?;
                 let id = alias.named_child(0).unwrap_or(alias);
                 return py::dotted(id, cx).map(|d| d.join("."));
             }
@@ -615,7 +617,7 @@ impl PyVisitor {
                 return None;
             }
             if node.kind() == "call"
-                && let Some(f) = node.child_by_field_name("function")
+                && let Some(f) = node.field("function")
             {
                 let path = py::dotted(f, cx).map(|d| d.join("."));
                 if let Some(p) = path.as_deref()
@@ -653,7 +655,7 @@ impl PyVisitor {
                             "string_content" | "escape_sequence" => text.push_str(cx.text(child)),
                             "interpolation" => {
                                 let quoted = child
-                                    .child_by_field_name("expression")
+                                    .field("expression")
                                     .or_else(|| child.named_child(0))
                                     .is_some_and(|e| py_quotes(e, cx));
                                 if !quoted {
@@ -679,9 +681,9 @@ impl PyVisitor {
             "identifier" => self.st.consts.get(cx.text(node)).cloned(),
             "parenthesized_expression" => self.sql_of(node.named_child(0)?, cx),
             "binary_operator" => {
-                let op = node.child_by_field_name("operator").map(|o| cx.text(o))?;
-                let left = node.child_by_field_name("left")?;
-                let right = node.child_by_field_name("right")?;
+                let op = node.field("operator").map(|o| cx.text(o))?;
+                let left = node.field("left")?;
+                let right = node.field("right")?;
                 match op {
                     "+" => {
                         let l = self.sql_of(left, cx);
@@ -722,18 +724,18 @@ impl PyVisitor {
             }
             "call" => {
                 // "...".format(...) / sql.SQL("...").format(sql.Identifier(x))
-                let f = node.child_by_field_name("function")?;
+                let f = node.field("function")?;
                 if f.kind() != "attribute" {
                     return None;
                 }
-                let attr = f.child_by_field_name("attribute").map(|a| cx.text(a))?;
+                let attr = f.field("attribute").map(|a| cx.text(a))?;
                 if attr != "format" {
                     return None;
                 }
-                let obj = f.child_by_field_name("object")?;
+                let obj = f.field("object")?;
                 let composed = obj.kind() == "call"
                     && obj
-                        .child_by_field_name("function")
+                        .field("function")
                         .is_some_and(|g| matches!(cx.text(g), "sql.SQL" | "SQL"));
                 let base = self.sql_of(obj, cx)?;
                 // Static arguments fill their placeholder: sql.Identifier("Jobs") is the
@@ -774,7 +776,7 @@ impl PyVisitor {
             let mut c = node.walk();
             for n in node.named_children(&mut c) {
                 let name = match n.kind() {
-                    "aliased_import" => n.child_by_field_name("name").map(|x| cx.text(x)),
+                    "aliased_import" => n.field("name").map(|x| cx.text(x)),
                     _ => Some(cx.text(n)),
                 };
                 if let Some(lib) = name.and_then(py_module_lib) {
@@ -783,7 +785,7 @@ impl PyVisitor {
             }
             return;
         }
-        let Some(module) = node.child_by_field_name("module_name").map(|m| cx.text(m)) else {
+        let Some(module) = node.field("module_name").map(|m| cx.text(m)) else {
             return;
         };
         let Some(lib) = py_module_lib(module) else {
@@ -794,8 +796,8 @@ impl PyVisitor {
         for n in node.children_by_field_name("name", &mut c) {
             let (name, local) = match n.kind() {
                 "aliased_import" => (
-                    n.child_by_field_name("name").map(|x| cx.text(x)),
-                    n.child_by_field_name("alias").map(|x| cx.text(x)),
+                    n.field("name").map(|x| cx.text(x)),
+                    n.field("alias").map(|x| cx.text(x)),
                 ),
                 _ => (Some(cx.text(n)), Some(cx.text(n))),
             };
@@ -808,10 +810,7 @@ impl PyVisitor {
     }
 
     fn on_assignment(&mut self, node: Node<'_>, cx: &FileCx<'_>) {
-        let (Some(left), Some(right)) = (
-            node.child_by_field_name("left"),
-            node.child_by_field_name("right"),
-        ) else {
+        let (Some(left), Some(right)) = (node.field("left"), node.field("right")) else {
             return;
         };
         let Some(target) = py::dotted(left, cx).map(|d| d.join(".")) else {
@@ -861,13 +860,13 @@ impl PyVisitor {
     }
 
     fn on_call(&mut self, node: Node<'_>, cx: &FileCx<'_>) {
-        let Some(func) = node.child_by_field_name("function") else {
+        let Some(func) = node.field("function") else {
             return;
         };
         if py_in_retry_loop(node, cx) || self.in_connecting_loop(node, cx) {
             let name = match func.kind() {
                 "identifier" => Some(cx.text(func)),
-                "attribute" => func.child_by_field_name("attribute").map(|a| cx.text(a)),
+                "attribute" => func.field("attribute").map(|a| cx.text(a)),
                 _ => None,
             };
             if let Some(n) = name {
@@ -907,10 +906,7 @@ impl PyVisitor {
         if func.kind() != "attribute" {
             return;
         }
-        let (Some(obj), Some(attr)) = (
-            func.child_by_field_name("object"),
-            func.child_by_field_name("attribute"),
-        ) else {
+        let (Some(obj), Some(attr)) = (func.field("object"), func.field("attribute")) else {
             return;
         };
         let method = cx.text(attr);
@@ -1048,10 +1044,8 @@ impl PyVisitor {
                         let mut c = args[1].walk();
                         for pair in args[1].named_children(&mut c) {
                             if let (Some(k), Some(v)) = (
-                                pair.child_by_field_name("key")
-                                    .and_then(|k| py::string_value(k, cx)),
-                                pair.child_by_field_name("value")
-                                    .and_then(|v| py_param(v, cx)),
+                                pair.field("key").and_then(|k| py::string_value(k, cx)),
+                                pair.field("value").and_then(|v| py_param(v, cx)),
                             ) {
                                 params.named.insert(k, v);
                             }
@@ -1146,7 +1140,7 @@ impl PyVisitor {
 
     /// psycopg2: reading `conn.notifies` (not calling it).
     fn on_attribute(&mut self, node: Node<'_>, cx: &FileCx<'_>) {
-        let Some(attr) = node.child_by_field_name("attribute") else {
+        let Some(attr) = node.field("attribute") else {
             return;
         };
         if cx.text(attr) != "notifies" {
@@ -1154,11 +1148,11 @@ impl PyVisitor {
         }
         if cx
             .parent(node)
-            .is_some_and(|p| p.kind() == "call" && p.child_by_field_name("function") == Some(node))
+            .is_some_and(|p| p.kind() == "call" && p.field("function") == Some(node))
         {
             return; // psycopg 3 notifies(): handled as a call
         }
-        let Some(obj) = node.child_by_field_name("object") else {
+        let Some(obj) = node.field("object") else {
             return;
         };
         let receiver = py::dotted(obj, cx).map(|d| d.join("."));
@@ -1193,9 +1187,9 @@ impl PyVisitor {
         // conn.cursor().execute(...)
         for _ in 0..4 {
             if obj.kind() == "call"
-                && let Some(f) = obj.child_by_field_name("function")
+                && let Some(f) = obj.field("function")
                 && f.kind() == "attribute"
-                && let Some(o) = f.child_by_field_name("object")
+                && let Some(o) = f.field("object")
             {
                 obj = o;
                 continue;
@@ -1219,11 +1213,11 @@ fn py_quotes(expr: Node<'_>, cx: &FileCx<'_>) -> bool {
     if expr.kind() != "call" {
         return false;
     }
-    let Some(f) = expr.child_by_field_name("function") else {
+    let Some(f) = expr.field("function") else {
         return false;
     };
     let name = match f.kind() {
-        "attribute" => f.child_by_field_name("attribute").map(|a| cx.text(a)),
+        "attribute" => f.field("attribute").map(|a| cx.text(a)),
         "identifier" => Some(cx.text(f)),
         _ => None,
     };
@@ -1238,7 +1232,7 @@ fn static_format_arg(arg: Node<'_>, composed: bool, cx: &FileCx<'_>) -> Option<S
     if arg.kind() != "call" {
         return None;
     }
-    let f = cx.text(arg.child_by_field_name("function")?);
+    let f = cx.text(arg.field("function")?);
     let value = py::string_value(py::positional(arg).into_iter().next()?, cx)?;
     match f.rsplit('.').next()? {
         "Identifier" => Some(format!("\"{}\"", value.replace('"', "\"\""))),
@@ -1272,7 +1266,7 @@ fn py_param(node: Node<'_>, cx: &FileCx<'_>) -> Option<Value> {
     }
     if node.kind() == "call"
         && node
-            .child_by_field_name("function")
+            .field("function")
             .is_some_and(|f| cx.text(f).ends_with("dumps"))
     {
         return Some(Value::String("json".into()));
@@ -1444,10 +1438,10 @@ fn js_reconnects(handler: Node<'_>, cx: &FileCx<'_>) -> bool {
             return true;
         }
         if n.kind() == "call_expression"
-            && let Some(f) = n.child_by_field_name("function")
+            && let Some(f) = n.field("function")
         {
             let name = match f.kind() {
-                "member_expression" => f.child_by_field_name("property").map(|a| cx.text(a)),
+                "member_expression" => f.field("property").map(|a| cx.text(a)),
                 "identifier" => Some(cx.text(f)),
                 _ => None,
             };
@@ -1509,10 +1503,7 @@ impl JsVisitor {
     }
 
     fn on_import(&mut self, node: Node<'_>, cx: &FileCx<'_>) {
-        let Some(source) = node
-            .child_by_field_name("source")
-            .and_then(|s| js::string_value(s, cx))
-        else {
+        let Some(source) = node.field("source").and_then(|s| js::string_value(s, cx)) else {
             return;
         };
         for (local, imported) in js::import_bindings(node, cx) {
@@ -1521,10 +1512,7 @@ impl JsVisitor {
     }
 
     fn on_declarator(&mut self, node: Node<'_>, cx: &FileCx<'_>) {
-        let (Some(name), Some(value)) = (
-            node.child_by_field_name("name"),
-            node.child_by_field_name("value"),
-        ) else {
+        let (Some(name), Some(value)) = (node.field("name"), node.field("value")) else {
             return;
         };
         let value = js::unwrap_expr(value);
@@ -1533,15 +1521,15 @@ impl JsVisitor {
             "call_expression" => (Some(value), None),
             "member_expression" => (
                 value
-                    .child_by_field_name("object")
+                    .field("object")
                     .filter(|o| o.kind() == "call_expression"),
-                value.child_by_field_name("property").map(|p| cx.text(p)),
+                value.field("property").map(|p| cx.text(p)),
             ),
             _ => (None, None),
         };
         if let Some(call) = call
             && call
-                .child_by_field_name("function")
+                .field("function")
                 .is_some_and(|f| cx.text(f) == "require")
             && let Some(src) = js::arguments(call)
                 .first()
@@ -1583,7 +1571,7 @@ impl JsVisitor {
     }
 
     fn on_new(&mut self, node: Node<'_>, cx: &FileCx<'_>) {
-        let Some(ctor) = node.child_by_field_name("constructor") else {
+        let Some(ctor) = node.field("constructor") else {
             return;
         };
         let Some(class) = self.class_of(ctor, cx) else {
@@ -1651,14 +1639,11 @@ impl JsVisitor {
             }
             "identifier" => self.st.consts.get(cx.text(node)).cloned(),
             "binary_expression" => {
-                let op = node.child_by_field_name("operator").map(|o| cx.text(o))?;
+                let op = node.field("operator").map(|o| cx.text(o))?;
                 if op != "+" {
                     return None;
                 }
-                let (left, right) = (
-                    node.child_by_field_name("left")?,
-                    node.child_by_field_name("right")?,
-                );
+                let (left, right) = (node.field("left")?, node.field("right")?);
                 let l = self.sql_of(left, cx);
                 let r = self.sql_of(right, cx);
                 if l.is_none() && r.is_none() {
@@ -1708,7 +1693,7 @@ impl JsVisitor {
     }
 
     fn on_call(&mut self, node: Node<'_>, cx: &FileCx<'_>) {
-        let Some(func) = node.child_by_field_name("function") else {
+        let Some(func) = node.field("function") else {
             return;
         };
         let func = js::unwrap_expr(func);
@@ -1739,10 +1724,7 @@ impl JsVisitor {
         if func.kind() != "member_expression" {
             return;
         }
-        let (Some(obj), Some(prop)) = (
-            func.child_by_field_name("object"),
-            func.child_by_field_name("property"),
-        ) else {
+        let (Some(obj), Some(prop)) = (func.field("object"), func.field("property")) else {
             return;
         };
         let method = cx.text(prop);
@@ -1772,7 +1754,7 @@ impl JsVisitor {
                         if !js::is_function(cb) {
                             return None;
                         }
-                        let params = cb.child_by_field_name("parameters")?;
+                        let params = cb.field("parameters")?;
                         let mut c = params.walk();
                         let p = params.named_children(&mut c).nth(1)?;
                         Some((cx.text(p).to_string(), cb.start_byte()))
@@ -1841,13 +1823,13 @@ impl JsVisitor {
                 };
                 let handler = args.get(1).map(|h| js::unwrap_expr(*h));
                 // pg-listen: subscriber.notifications.on(ch) / subscriber.events.on('error')
-                if let Some(inner) = js::unwrap_expr(obj).child_by_field_name("object")
+                if let Some(inner) = js::unwrap_expr(obj).field("object")
                     && obj.kind() == "member_expression"
                     && let Some(sub) = self.resolve(inner, cx)
                     && self.st.conns[sub].library == "pg-listen"
                 {
                     let part = obj
-                        .child_by_field_name("property")
+                        .field("property")
                         .map(|p| cx.text(p))
                         .unwrap_or_default();
                     if part == "events" && event == "error" {
@@ -2010,11 +1992,11 @@ fn js_quotes(expr: Node<'_>, cx: &FileCx<'_>) -> bool {
     if expr.kind() != "call_expression" {
         return false;
     }
-    let Some(f) = expr.child_by_field_name("function") else {
+    let Some(f) = expr.field("function") else {
         return false;
     };
     let name = match f.kind() {
-        "member_expression" => f.child_by_field_name("property").map(|p| cx.text(p)),
+        "member_expression" => f.field("property").map(|p| cx.text(p)),
         "identifier" => Some(cx.text(f)),
         _ => None,
     };
@@ -2053,7 +2035,7 @@ fn js_param(node: Node<'_>, cx: &FileCx<'_>) -> Option<Value> {
     }
     if node.kind() == "call_expression"
         && node
-            .child_by_field_name("function")
+            .field("function")
             .is_some_and(|f| cx.text(f) == "JSON.stringify")
     {
         return Some(Value::String("json".into()));

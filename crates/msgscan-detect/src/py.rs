@@ -3,6 +3,8 @@
 use serde_json::{Map, Value};
 use tree_sitter::Node;
 
+use crate::walk::Field;
+
 use crate::engine::FileCx;
 
 /// The content of a plain string literal (no f-string interpolation), concatenated strings
@@ -71,8 +73,8 @@ fn literal(node: Node<'_>, cx: &FileCx<'_>) -> Option<Value> {
         "false" => Value::Bool(false),
         "none" => Value::Null,
         "unary_operator" => {
-            let operand = node.child_by_field_name("argument")?;
-            let op = node.child_by_field_name("operator")?;
+            let operand = node.field("argument")?;
+            let op = node.field("operator")?;
             match (cx.text(op), literal(operand, cx)?) {
                 ("-", Value::Number(n)) => {
                     if let Some(i) = n.as_i64() {
@@ -101,8 +103,8 @@ fn literal(node: Node<'_>, cx: &FileCx<'_>) -> Option<Value> {
                 if pair.kind() != "pair" {
                     return None;
                 }
-                let key = string_value(pair.child_by_field_name("key")?, cx)?;
-                m.insert(key, value(pair.child_by_field_name("value")?, cx));
+                let key = string_value(pair.field("key")?, cx)?;
+                m.insert(key, value(pair.field("value")?, cx));
             }
             Value::Object(m)
         }
@@ -129,24 +131,19 @@ pub fn name_list(node: Node<'_>, cx: &FileCx<'_>) -> Value {
 
 /// Keyword arguments of a call: `(name, value node)`.
 pub fn kwargs<'t>(call: Node<'t>) -> Vec<(Node<'t>, Node<'t>)> {
-    let Some(args) = call.child_by_field_name("arguments") else {
+    let Some(args) = call.field("arguments") else {
         return Vec::new();
     };
     let mut c = args.walk();
     args.named_children(&mut c)
         .filter(|a| a.kind() == "keyword_argument")
-        .filter_map(|a| {
-            Some((
-                a.child_by_field_name("name")?,
-                a.child_by_field_name("value")?,
-            ))
-        })
+        .filter_map(|a| Some((a.field("name")?, a.field("value")?)))
         .collect()
 }
 
 /// Positional arguments of a call.
 pub fn positional<'t>(call: Node<'t>) -> Vec<Node<'t>> {
-    let Some(args) = call.child_by_field_name("arguments") else {
+    let Some(args) = call.field("arguments") else {
         return Vec::new();
     };
     let mut c = args.walk();
@@ -172,8 +169,8 @@ pub fn dotted<'s>(node: Node<'_>, cx: &FileCx<'s>) -> Option<Vec<&'s str>> {
     match node.kind() {
         "identifier" => Some(vec![cx.text(node)]),
         "attribute" => {
-            let mut parts = dotted(node.child_by_field_name("object")?, cx)?;
-            parts.push(cx.text(node.child_by_field_name("attribute")?));
+            let mut parts = dotted(node.field("object")?, cx)?;
+            parts.push(cx.text(node.field("attribute")?));
             Some(parts)
         }
         _ => None,

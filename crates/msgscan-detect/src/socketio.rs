@@ -22,6 +22,8 @@ use msgscan_lang::Language;
 use serde_json::Value;
 use tree_sitter::Node;
 
+use crate::walk::Field;
+
 use crate::engine::{Detector, FactBuilder, FileCx, Visitor};
 use crate::fact::{AttrSpec, AttrType, KindSpec, Role};
 use crate::walk::descendants;
@@ -213,16 +215,11 @@ impl PyVisitor {
     }
 
     fn on_import(&mut self, node: Node<'_>, cx: &FileCx<'_>) {
-        let from = node
-            .child_by_field_name("module_name")
-            .map(|m| cx.text(m).to_string());
+        let from = node.field("module_name").map(|m| cx.text(m).to_string());
         let mut c = node.walk();
         for name in node.children_by_field_name("name", &mut c) {
             let (target, local) = if name.kind() == "aliased_import" {
-                match (
-                    name.child_by_field_name("name"),
-                    name.child_by_field_name("alias"),
-                ) {
+                match (name.field("name"), name.field("alias")) {
                     (Some(n), Some(a)) => (cx.text(n), cx.text(a)),
                     _ => continue,
                 }
@@ -266,7 +263,7 @@ impl PyVisitor {
 
     /// The canonical name of a call's callee, if it is a dotted name.
     fn callee(&self, call: Node<'_>, cx: &FileCx<'_>) -> Option<String> {
-        let f = call.child_by_field_name("function")?;
+        let f = call.field("function")?;
         let parts = py::dotted(f, cx)?;
         Some(self.canonical(&parts))
     }
@@ -370,15 +367,15 @@ impl PyVisitor {
     /// (receiver, event or None for `event`, namespace, via).
     fn handler_decorator(&self, expr: Node<'_>, cx: &FileCx<'_>) -> Option<HandlerDecorator> {
         let (callee, call) = if expr.kind() == "call" {
-            (expr.child_by_field_name("function")?, Some(expr))
+            (expr.field("function")?, Some(expr))
         } else {
             (expr, None)
         };
         if callee.kind() != "attribute" {
             return None;
         }
-        let obj = callee.child_by_field_name("object")?;
-        let method = cx.text(callee.child_by_field_name("attribute")?);
+        let obj = callee.field("object")?;
+        let method = cx.text(callee.field("attribute")?);
         let (recv, server) = self.server_of(obj, cx)?;
         let namespace = call
             .and_then(|c| py::kwarg(c, "namespace", cx))
@@ -404,7 +401,7 @@ impl PyVisitor {
     fn body_features(&self, def: Node<'_>, cx: &FileCx<'_>) -> (bool, Vec<String>) {
         let mut auth = false;
         let mut blocking = Vec::new();
-        let Some(body) = def.child_by_field_name("body") else {
+        let Some(body) = def.field("body") else {
             return (false, blocking);
         };
         for n in descendants(body) {
@@ -462,9 +459,7 @@ impl PyVisitor {
         extra_auth: bool,
         cx: &FileCx<'_>,
     ) -> FactBuilder {
-        let function = def
-            .child_by_field_name("name")
-            .map(|n| cx.text(n).to_string());
+        let function = def.field("name").map(|n| cx.text(n).to_string());
         let is_async = cx.text(def).starts_with("async");
         let is_connect = side == "server" && event == "connect";
         let (auth, blocking) = self.body_features(def, cx);
@@ -485,7 +480,7 @@ impl PyVisitor {
     }
 
     fn on_decorated(&mut self, node: Node<'_>, cx: &FileCx<'_>) {
-        let Some(def) = node.child_by_field_name("definition") else {
+        let Some(def) = node.field("definition") else {
             return;
         };
         if def.kind() != "function_definition" {
@@ -505,7 +500,7 @@ impl PyVisitor {
                 continue;
             };
             let event = event.unwrap_or_else(|| {
-                def.child_by_field_name("name")
+                def.field("name")
                     .map(|n| cx.text(n).to_string())
                     .unwrap_or_default()
             });
@@ -529,7 +524,7 @@ impl PyVisitor {
     }
 
     fn on_class(&mut self, node: Node<'_>, cx: &FileCx<'_>) {
-        let Some(supers) = node.child_by_field_name("superclasses") else {
+        let Some(supers) = node.field("superclasses") else {
             return;
         };
         let mut side = None;
@@ -549,18 +544,18 @@ impl PyVisitor {
                 break;
             }
         }
-        let (Some(side), Some(name)) = (side, node.child_by_field_name("name")) else {
+        let (Some(side), Some(name)) = (side, node.field("name")) else {
             return;
         };
         let class = cx.text(name).to_string();
         self.ns_classes.insert(class.clone(), side);
-        let Some(body) = node.child_by_field_name("body") else {
+        let Some(body) = node.field("body") else {
             return;
         };
         let mut c = body.walk();
         for stmt in body.named_children(&mut c) {
             let (def, decorated) = if stmt.kind() == "decorated_definition" {
-                match stmt.child_by_field_name("definition") {
+                match stmt.field("definition") {
                     Some(d) => (d, true),
                     None => continue,
                 }
@@ -570,7 +565,7 @@ impl PyVisitor {
             if def.kind() != "function_definition" {
                 continue;
             }
-            let Some(fname) = def.child_by_field_name("name") else {
+            let Some(fname) = def.field("name") else {
                 continue;
             };
             let Some(event) = cx.text(fname).strip_prefix("on_") else {
@@ -632,7 +627,7 @@ impl PyVisitor {
                     }
                 }
                 "class_definition" => {
-                    if let Some(name) = p.child_by_field_name("name") {
+                    if let Some(name) = p.field("name") {
                         let class = cx.text(name);
                         if self.ns_classes.contains_key(class) && ns_class.is_none() {
                             ns_class = Some(class.to_string());
@@ -648,7 +643,7 @@ impl PyVisitor {
     }
 
     fn on_call(&mut self, node: Node<'_>, cx: &FileCx<'_>) {
-        let Some(func) = node.child_by_field_name("function") else {
+        let Some(func) = node.field("function") else {
             return;
         };
         let canonical = self.callee(node, cx);
@@ -659,7 +654,7 @@ impl PyVisitor {
             let binding = cx
                 .parent(node)
                 .filter(|p| p.kind() == "assignment")
-                .and_then(|p| p.child_by_field_name("left"))
+                .and_then(|p| p.field("left"))
                 .map(|l| cx.text(l).to_string());
             let fact = self.server_fact(node, binding, library, via, side, manager, cx);
             self.pending.push(Pending {
@@ -677,10 +672,8 @@ impl PyVisitor {
                 if func.kind() != "attribute" {
                     return;
                 }
-                let (Some(obj), Some(attr)) = (
-                    func.child_by_field_name("object"),
-                    func.child_by_field_name("attribute"),
-                ) else {
+                let (Some(obj), Some(attr)) = (func.field("object"), func.field("attribute"))
+                else {
                     return;
                 };
                 let method = cx.text(attr);
@@ -733,7 +726,7 @@ impl PyVisitor {
                     ("on_namespace" | "register_namespace", Some(_)) => {
                         if let Some(arg) = py::positional(node).first()
                             && arg.kind() == "call"
-                            && let Some(cls) = arg.child_by_field_name("function")
+                            && let Some(cls) = arg.field("function")
                         {
                             let ns = py::positional(*arg)
                                 .first()
@@ -975,14 +968,14 @@ fn url_namespace(url: &str) -> String {
 
 /// The first parameter's name of a function node.
 fn first_param(func: Node<'_>, cx: &FileCx<'_>) -> Option<String> {
-    if let Some(p) = func.child_by_field_name("parameter") {
+    if let Some(p) = func.field("parameter") {
         return Some(cx.text(p).to_string());
     }
-    let params = func.child_by_field_name("parameters")?;
+    let params = func.field("parameters")?;
     let first = params.named_child(0)?;
     let id = match first.kind() {
         "identifier" => first,
-        "required_parameter" | "optional_parameter" => first.child_by_field_name("pattern")?,
+        "required_parameter" | "optional_parameter" => first.field("pattern")?,
         _ => return None,
     };
     (id.kind() == "identifier").then(|| cx.text(id).to_string())
@@ -1033,10 +1026,7 @@ impl JsVisitor {
     }
 
     fn on_import(&mut self, node: Node<'_>, cx: &FileCx<'_>) {
-        let Some(source) = node
-            .child_by_field_name("source")
-            .and_then(|s| js::string_value(s, cx))
-        else {
+        let Some(source) = node.field("source").and_then(|s| js::string_value(s, cx)) else {
             return;
         };
         for (local, imported) in js::import_bindings(node, cx) {
@@ -1053,7 +1043,7 @@ impl JsVisitor {
         if node.kind() != "call_expression" {
             return None;
         }
-        let f = node.child_by_field_name("function")?;
+        let f = node.field("function")?;
         if cx.text(f) != "require" {
             return None;
         }
@@ -1061,22 +1051,17 @@ impl JsVisitor {
     }
 
     fn on_declarator(&mut self, node: Node<'_>, cx: &FileCx<'_>) {
-        let (Some(name), Some(value)) = (
-            node.child_by_field_name("name"),
-            node.child_by_field_name("value"),
-        ) else {
+        let (Some(name), Some(value)) = (node.field("name"), node.field("value")) else {
             return;
         };
         let value = js::unwrap_expr(value);
         let (source, prop) = if let Some(s) = Self::required(value, cx) {
             (s, None)
         } else if value.kind() == "member_expression"
-            && let Some(obj) = value.child_by_field_name("object")
+            && let Some(obj) = value.field("object")
             && let Some(s) = Self::required(obj, cx)
         {
-            let p = value
-                .child_by_field_name("property")
-                .map(|p| cx.text(p).to_string());
+            let p = value.field("property").map(|p| cx.text(p).to_string());
             (s, p)
         } else {
             return;
@@ -1210,12 +1195,12 @@ impl JsVisitor {
         for _ in 0..16 {
             match node.kind() {
                 "call_expression" => {
-                    let f = js::unwrap_expr(node.child_by_field_name("function")?);
+                    let f = js::unwrap_expr(node.field("function")?);
                     if f.kind() != "member_expression" {
                         return None;
                     }
-                    let prop = cx.text(f.child_by_field_name("property")?);
-                    let obj = f.child_by_field_name("object")?;
+                    let prop = cx.text(f.field("property")?);
+                    let obj = f.field("object")?;
                     match prop {
                         "to" | "in" => {
                             if room.is_none() {
@@ -1244,12 +1229,12 @@ impl JsVisitor {
                 }
                 "member_expression" => {
                     let prop = node
-                        .child_by_field_name("property")
+                        .field("property")
                         .map(|p| cx.text(p))
                         .unwrap_or_default();
                     if matches!(prop, "broadcast" | "volatile" | "local" | "sockets") {
                         broadcast |= prop == "broadcast";
-                        node = js::unwrap_expr(node.child_by_field_name("object")?);
+                        node = js::unwrap_expr(node.field("object")?);
                         continue;
                     }
                     return self.lookup(node, cx, room, broadcast);
@@ -1303,7 +1288,7 @@ impl JsVisitor {
     }
 
     fn on_new(&mut self, node: Node<'_>, cx: &FileCx<'_>) {
-        if let Some(ctor) = node.child_by_field_name("constructor")
+        if let Some(ctor) = node.field("constructor")
             && self.is_server_ctor(ctor, cx)
         {
             self.new_server(node, "new Server", cx);
@@ -1311,7 +1296,7 @@ impl JsVisitor {
     }
 
     fn on_call(&mut self, node: Node<'_>, cx: &FileCx<'_>) {
-        let Some(func) = node.child_by_field_name("function") else {
+        let Some(func) = node.field("function") else {
             return;
         };
         let func = js::unwrap_expr(func);
@@ -1335,10 +1320,7 @@ impl JsVisitor {
         if func.kind() != "member_expression" {
             return;
         }
-        let (Some(obj), Some(prop)) = (
-            func.child_by_field_name("object"),
-            func.child_by_field_name("property"),
-        ) else {
+        let (Some(obj), Some(prop)) = (func.field("object"), func.field("property")) else {
             return;
         };
         let method = cx.text(prop);
@@ -1464,17 +1446,16 @@ impl JsVisitor {
     /// The handler-module layout of the socket.io docs: `module.exports = (io, socket) => {
     /// socket.on('order:create', ...) }` in a file that uses socket.io.
     fn on_function(&mut self, node: Node<'_>, cx: &FileCx<'_>) {
-        let Some(params) = node.child_by_field_name("parameters") else {
+        let Some(params) = node.field("parameters") else {
             return;
         };
         let mut c = params.walk();
         let names: Vec<&str> = params
             .named_children(&mut c)
             .map(|p| match p.kind() {
-                "required_parameter" | "optional_parameter" => p
-                    .child_by_field_name("pattern")
-                    .map(|x| cx.text(x))
-                    .unwrap_or_default(),
+                "required_parameter" | "optional_parameter" => {
+                    p.field("pattern").map(|x| cx.text(x)).unwrap_or_default()
+                }
                 _ => cx.text(p),
             })
             .collect();
@@ -1492,10 +1473,7 @@ impl JsVisitor {
 
     /// `const chat = io.of('/chat')`: a namespace binding.
     fn on_namespace_binding(&mut self, node: Node<'_>, cx: &FileCx<'_>) {
-        let (Some(name), Some(value)) = (
-            node.child_by_field_name("name"),
-            node.child_by_field_name("value"),
-        ) else {
+        let (Some(name), Some(value)) = (node.field("name"), node.field("value")) else {
             return;
         };
         if name.kind() != "identifier" {

@@ -19,6 +19,8 @@ use std::ops::Range;
 use msgscan_lang::Language;
 use tree_sitter::Node;
 
+use crate::walk::Field;
+
 use crate::engine::{Detector, FileCx, Visitor};
 use crate::fact::{AttrSpec, AttrType, KindSpec, Role};
 use crate::js;
@@ -491,10 +493,7 @@ fn is_supabase_module(source: &str) -> bool {
 
 impl SbVisitor {
     fn on_import(&mut self, node: Node<'_>, cx: &FileCx<'_>) {
-        let Some(source) = node
-            .child_by_field_name("source")
-            .and_then(|s| js::string_value(s, cx))
-        else {
+        let Some(source) = node.field("source").and_then(|s| js::string_value(s, cx)) else {
             return;
         };
         if source.contains("djwt") {
@@ -547,15 +546,12 @@ impl SbVisitor {
 
     /// `require('@supabase/supabase-js')` destructured or bound.
     fn on_declarator(&mut self, node: Node<'_>, cx: &FileCx<'_>) {
-        let (Some(name), Some(value)) = (
-            node.child_by_field_name("name"),
-            node.child_by_field_name("value"),
-        ) else {
+        let (Some(name), Some(value)) = (node.field("name"), node.field("value")) else {
             return;
         };
         let value = strip_await(js::unwrap_expr(value));
         if value.kind() == "call_expression"
-            && let Some(f) = value.child_by_field_name("function")
+            && let Some(f) = value.field("function")
             && cx.text(f) == "require"
         {
             let Some(src) = js::arguments(value)
@@ -582,7 +578,7 @@ impl SbVisitor {
         if node.kind() == "call_expression" {
             // `createClient().channel(...)`, `(await getSupabase()).channel(...)`
             return node
-                .child_by_field_name("function")
+                .field("function")
                 .and_then(|f| js::member_path(f, cx))
                 .is_some_and(|p| self.factories.contains_key(&p));
         }
@@ -610,7 +606,7 @@ impl SbVisitor {
     }
 
     fn on_new(&mut self, node: Node<'_>, cx: &mut FileCx<'_>) {
-        let Some(ctor) = node.child_by_field_name("constructor") else {
+        let Some(ctor) = node.field("constructor") else {
             return;
         };
         let Some(path) = js::member_path(ctor, cx) else {
@@ -635,14 +631,14 @@ impl SbVisitor {
     }
 
     fn on_call(&mut self, node: Node<'_>, cx: &mut FileCx<'_>) {
-        let Some(func) = node.child_by_field_name("function") else {
+        let Some(func) = node.field("function") else {
             return;
         };
         let func = js::unwrap_expr(func);
         let path = js::member_path(func, cx);
         if self.edge_function.is_some() {
             let name = match func.kind() {
-                "member_expression" => func.child_by_field_name("property").map(|p| cx.text(p)),
+                "member_expression" => func.field("property").map(|p| cx.text(p)),
                 "identifier" => Some(cx.text(func)),
                 _ => None,
             };
@@ -694,10 +690,7 @@ impl SbVisitor {
         if func.kind() != "member_expression" {
             return;
         }
-        let (Some(obj), Some(prop)) = (
-            func.child_by_field_name("object"),
-            func.child_by_field_name("property"),
-        ) else {
+        let (Some(obj), Some(prop)) = (func.field("object"), func.field("property")) else {
             return;
         };
         let method = cx.text(prop);
@@ -739,9 +732,9 @@ impl SbVisitor {
                 // client.functions.invoke('name', ...)
                 if obj.kind() == "member_expression"
                     && obj
-                        .child_by_field_name("property")
+                        .field("property")
                         .is_some_and(|p| cx.text(p) == "functions")
-                    && let Some(c) = obj.child_by_field_name("object")
+                    && let Some(c) = obj.field("object")
                     && self.is_client(c, cx)
                 {
                     let name = js::arguments(node)
@@ -770,7 +763,7 @@ impl SbVisitor {
             "createClient" | "createBrowserClient" | "createServerClient"
         ) && !self
             .imported
-            .contains(cx.text(node.child_by_field_name("function").unwrap_or(node)));
+            .contains(cx.text(node.field("function").unwrap_or(node)));
         if !is_ctor || args.len() < 2 {
             return;
         }
@@ -855,7 +848,7 @@ impl SbVisitor {
         let mut top = node;
         while let Some(member) = cx.parent(top).filter(|p| p.kind() == "member_expression")
             && member
-                .child_by_field_name("property")
+                .field("property")
                 .is_some_and(|p| CHANNEL_METHODS.contains(&cx.text(p)))
             && let Some(call) = cx.parent(member).filter(|p| p.kind() == "call_expression")
         {
@@ -990,7 +983,7 @@ impl SbVisitor {
                         return true;
                     }
                     // `(status, err) => { if (err) ... }`
-                    f.child_by_field_name("parameters")
+                    f.field("parameters")
                         .and_then(|ps| {
                             let mut c = ps.walk();
                             ps.named_children(&mut c).nth(1)
@@ -1003,7 +996,7 @@ impl SbVisitor {
                                 .trim()
                                 .to_string()
                         })
-                        .zip(f.child_by_field_name("body"))
+                        .zip(f.field("body"))
                         .is_some_and(|(name, b)| {
                             !name.is_empty() && contains_word(cx.text(b), &name)
                         })
@@ -1079,9 +1072,9 @@ fn strip_await(node: Node<'_>) -> Node<'_> {
 /// Where a method call's fact starts: at the method name, so a call in the middle of a
 /// chain is located on its own line.
 fn method_start(call: Node<'_>) -> usize {
-    call.child_by_field_name("function")
+    call.field("function")
         .map(js::unwrap_expr)
-        .and_then(|f| f.child_by_field_name("property"))
+        .and_then(|f| f.field("property"))
         .map_or(call.start_byte(), |p| p.start_byte())
 }
 
@@ -1089,9 +1082,9 @@ fn method_start(call: Node<'_>) -> usize {
 fn strip_realtime<'t>(obj: Node<'t>, cx: &FileCx<'_>) -> Node<'t> {
     let o = js::unwrap_expr(obj);
     if o.kind() == "member_expression"
-        && o.child_by_field_name("property")
+        && o.field("property")
             .is_some_and(|p| cx.text(p) == "realtime")
-        && let Some(inner) = o.child_by_field_name("object")
+        && let Some(inner) = o.field("object")
     {
         return inner;
     }
@@ -1106,18 +1099,18 @@ fn root_of(node: Node<'_>, cx: &FileCx<'_>) -> Option<Root> {
         if n.kind() != "call_expression" {
             return js::member_path(n, cx).map(Root::Name);
         }
-        let f = js::unwrap_expr(n.child_by_field_name("function")?);
+        let f = js::unwrap_expr(n.field("function")?);
         if f.kind() != "member_expression" {
             return None;
         }
-        let m = cx.text(f.child_by_field_name("property")?);
+        let m = cx.text(f.field("property")?);
         if m == "channel" {
             return Some(Root::ChanAt(n.start_byte()));
         }
         if !CHANNEL_METHODS.contains(&m) {
             return None;
         }
-        n = strip_await(js::unwrap_expr(f.child_by_field_name("object")?));
+        n = strip_await(js::unwrap_expr(f.field("object")?));
     }
 }
 
@@ -1142,7 +1135,7 @@ pub(crate) fn topic_pattern(node: Node<'_>, cx: &FileCx<'_>) -> (Option<String>,
             (Some(out), false)
         }
         "binary_expression" => {
-            let op = node.child_by_field_name("operator").map(|o| cx.text(o));
+            let op = node.field("operator").map(|o| cx.text(o));
             if op != Some("+") {
                 return (None, false);
             }
@@ -1153,12 +1146,9 @@ pub(crate) fn topic_pattern(node: Node<'_>, cx: &FileCx<'_>) -> (Option<String>,
             while let Some(n) = stack.pop() {
                 let n = js::unwrap_expr(n);
                 if n.kind() == "binary_expression"
-                    && n.child_by_field_name("operator").map(|o| cx.text(o)) == Some("+")
+                    && n.field("operator").map(|o| cx.text(o)) == Some("+")
                 {
-                    if let (Some(l), Some(r)) = (
-                        n.child_by_field_name("left"),
-                        n.child_by_field_name("right"),
-                    ) {
+                    if let (Some(l), Some(r)) = (n.field("left"), n.field("right")) {
                         stack.push(r);
                         stack.push(l);
                     }
@@ -1252,7 +1242,7 @@ fn base64url_decode(s: &str) -> Option<Vec<u8>> {
 }
 
 fn function_name(node: Node<'_>, cx: &FileCx<'_>) -> Option<String> {
-    if let Some(n) = node.child_by_field_name("name") {
+    if let Some(n) = node.field("name") {
         return Some(cx.text(n).to_string());
     }
     let mut p = cx.parent(node)?;
@@ -1264,10 +1254,8 @@ fn function_name(node: Node<'_>, cx: &FileCx<'_>) -> Option<String> {
         p = cx.parent(p)?;
     }
     match p.kind() {
-        "variable_declarator" => p
-            .child_by_field_name("name")
-            .map(|n| cx.text(n).to_string()),
-        "pair" => p.child_by_field_name("key").map(|n| cx.text(n).to_string()),
+        "variable_declarator" => p.field("name").map(|n| cx.text(n).to_string()),
+        "pair" => p.field("key").map(|n| cx.text(n).to_string()),
         _ => None,
     }
 }

@@ -15,6 +15,8 @@ use std::ops::Range;
 use msgscan_lang::Language;
 use tree_sitter::Node;
 
+use crate::walk::Field;
+
 use crate::engine::{Detector, FileCx, Visitor};
 use crate::fact::Role;
 use crate::py;
@@ -145,18 +147,18 @@ fn root_of(node: Node<'_>, cx: &FileCx<'_>) -> Option<Root> {
         if n.kind() != "call" {
             return dotted_text(n, cx).map(Root::Name);
         }
-        let f = n.child_by_field_name("function")?;
+        let f = n.field("function")?;
         if f.kind() != "attribute" {
             return None;
         }
-        let m = cx.text(f.child_by_field_name("attribute")?);
+        let m = cx.text(f.field("attribute")?);
         if m == "channel" {
             return Some(Root::ChanAt(n.start_byte()));
         }
         if !CHANNEL_METHODS.contains(&m) {
             return None;
         }
-        n = strip_await(f.child_by_field_name("object")?);
+        n = strip_await(f.field("object")?);
     }
 }
 
@@ -188,19 +190,19 @@ fn dict_get<'t>(dict: Node<'t>, key: &str, cx: &FileCx<'_>) -> Option<Node<'t>> 
     dict.named_children(&mut c)
         .filter(|p| p.kind() == "pair")
         .find(|p| {
-            p.child_by_field_name("key")
+            p.field("key")
                 .and_then(|k| py::string_value(k, cx))
                 .as_deref()
                 == Some(key)
         })
-        .and_then(|p| p.child_by_field_name("value"))
+        .and_then(|p| p.field("value"))
 }
 
 /// Where a method call's fact starts: at the method name.
 fn method_start(call: Node<'_>) -> usize {
-    call.child_by_field_name("function")
+    call.field("function")
         .filter(|f| f.kind() == "attribute")
-        .and_then(|f| f.child_by_field_name("attribute"))
+        .and_then(|f| f.field("attribute"))
         .map_or(call.start_byte(), |p| p.start_byte())
 }
 
@@ -210,9 +212,7 @@ fn binding_of(node: Node<'_>, cx: &FileCx<'_>) -> Option<String> {
         match p.kind() {
             "await" | "parenthesized_expression" => n = p,
             "assignment" => {
-                return p
-                    .child_by_field_name("left")
-                    .and_then(|l| dotted_text(l, cx));
+                return p.field("left").and_then(|l| dotted_text(l, cx));
             }
             _ => return None,
         }
@@ -235,7 +235,7 @@ impl PyVisitor {
 
     fn on_import(&mut self, node: Node<'_>, cx: &FileCx<'_>) {
         let module = node
-            .child_by_field_name("module_name")
+            .field("module_name")
             .map(|m| cx.text(m).to_string())
             .unwrap_or_default();
         let t = cx.text(node);
@@ -250,8 +250,8 @@ impl PyVisitor {
         for name in node.children_by_field_name("name", &mut c) {
             let (orig, local) = match name.kind() {
                 "aliased_import" => (
-                    name.child_by_field_name("name").map(|n| cx.text(n)),
-                    name.child_by_field_name("alias").map(|n| cx.text(n)),
+                    name.field("name").map(|n| cx.text(n)),
+                    name.field("alias").map(|n| cx.text(n)),
                 ),
                 _ => (Some(cx.text(name)), Some(cx.text(name))),
             };
@@ -271,7 +271,7 @@ impl PyVisitor {
     }
 
     fn on_call(&mut self, node: Node<'_>, cx: &FileCx<'_>) {
-        let Some(func) = node.child_by_field_name("function") else {
+        let Some(func) = node.field("function") else {
             return;
         };
         if let Some(path) = dotted_text(func, cx)
@@ -284,7 +284,7 @@ impl PyVisitor {
         }
         let is_removal = func.kind() == "attribute"
             && func
-                .child_by_field_name("attribute")
+                .field("attribute")
                 .is_some_and(|a| matches!(cx.text(a), "remove_channel" | "remove_all_channels"));
         if !is_removal {
             for arg in py::positional(node) {
@@ -296,10 +296,7 @@ impl PyVisitor {
         if func.kind() != "attribute" {
             return;
         }
-        let (Some(obj), Some(attr)) = (
-            func.child_by_field_name("object"),
-            func.child_by_field_name("attribute"),
-        ) else {
+        let (Some(obj), Some(attr)) = (func.field("object"), func.field("attribute")) else {
             return;
         };
         let method = cx.text(attr);
@@ -307,10 +304,10 @@ impl PyVisitor {
             let o = strip_await(obj);
             // `client.realtime.channel(...)`
             let o = if o.kind() == "attribute"
-                && o.child_by_field_name("attribute")
+                && o.field("attribute")
                     .is_some_and(|a| cx.text(a) == "realtime")
             {
-                o.child_by_field_name("object").unwrap_or(o)
+                o.field("object").unwrap_or(o)
             } else {
                 o
             };
@@ -352,7 +349,7 @@ impl PyVisitor {
         let mut top = node;
         while let Some(attr) = cx.parent(top).filter(|p| p.kind() == "attribute")
             && attr
-                .child_by_field_name("attribute")
+                .field("attribute")
                 .is_some_and(|a| CHANNEL_METHODS.contains(&cx.text(a)))
             && let Some(call) = cx.parent(attr).filter(|p| p.kind() == "call")
         {

@@ -25,6 +25,8 @@ use msgscan_lang::Language;
 use serde_json::Value;
 use tree_sitter::Node;
 
+use crate::walk::Field;
+
 use crate::engine::{Detector, FactBuilder, FileCx, Visitor};
 use crate::fact::{AttrSpec, AttrType, KindSpec, Role};
 use crate::walk::descendants;
@@ -359,15 +361,15 @@ fn verifier_functions(root: Node<'_>, cx: &FileCx<'_>) -> HashSet<String> {
     let mut c = root.walk();
     for stmt in root.named_children(&mut c) {
         let stmt = match stmt.kind() {
-            "decorated_definition" => stmt.child_by_field_name("definition").unwrap_or(stmt),
-            "export_statement" => stmt.child_by_field_name("declaration").unwrap_or(stmt),
+            "decorated_definition" => stmt.field("definition").unwrap_or(stmt),
+            "export_statement" => stmt.field("declaration").unwrap_or(stmt),
             _ => stmt,
         };
         let name = match stmt.kind() {
-            "function_definition" | "function_declaration" => stmt.child_by_field_name("name"),
-            "lexical_declaration" | "variable_declaration" => stmt
-                .named_child(0)
-                .and_then(|d| d.child_by_field_name("name")),
+            "function_definition" | "function_declaration" => stmt.field("name"),
+            "lexical_declaration" | "variable_declaration" => {
+                stmt.named_child(0).and_then(|d| d.field("name"))
+            }
             _ => None,
         };
         if let Some(name) = name
@@ -475,15 +477,13 @@ impl PyVisitor {
     }
 
     fn callee(&self, call: Node<'_>, cx: &FileCx<'_>) -> Option<String> {
-        let f = call.child_by_field_name("function")?;
+        let f = call.field("function")?;
         let parts = py::dotted(f, cx)?;
         Some(self.canonical(&parts))
     }
 
     fn on_import(&mut self, node: Node<'_>, cx: &FileCx<'_>) {
-        let from = node
-            .child_by_field_name("module_name")
-            .map(|m| cx.text(m).to_string());
+        let from = node.field("module_name").map(|m| cx.text(m).to_string());
         let root = from
             .as_deref()
             .unwrap_or_else(|| node.named_child(0).map(|n| cx.text(n)).unwrap_or_default());
@@ -496,10 +496,7 @@ impl PyVisitor {
         let mut c = node.walk();
         for name in node.children_by_field_name("name", &mut c) {
             let (target, local) = if name.kind() == "aliased_import" {
-                match (
-                    name.child_by_field_name("name"),
-                    name.child_by_field_name("alias"),
-                ) {
+                match (name.field("name"), name.field("alias")) {
                     (Some(n), Some(a)) => (cx.text(n), cx.text(a)),
                     _ => continue,
                 }
@@ -528,7 +525,7 @@ impl PyVisitor {
 
     /// Whether a function definition is a request handler, and which.
     fn route(&self, def: Node<'_>, cx: &FileCx<'_>) -> Option<PyRoute> {
-        let function = cx.text(def.child_by_field_name("name")?).to_string();
+        let function = cx.text(def.field("name")?).to_string();
         let decorated = cx
             .parent(def)
             .filter(|p| p.kind() == "decorated_definition");
@@ -543,13 +540,13 @@ impl PyVisitor {
                 if expr.kind() != "call" {
                     continue;
                 }
-                let Some(callee) = expr.child_by_field_name("function") else {
+                let Some(callee) = expr.field("function") else {
                     continue;
                 };
                 if callee.kind() != "attribute" {
                     continue;
                 }
-                let Some(attr) = callee.child_by_field_name("attribute") else {
+                let Some(attr) = callee.field("attribute") else {
                     continue;
                 };
                 let verb = cx.text(attr);
@@ -560,7 +557,7 @@ impl PyVisitor {
                     continue;
                 };
                 let recv = callee
-                    .child_by_field_name("object")
+                    .field("object")
                     .map(|o| cx.text(o))
                     .unwrap_or_default();
                 let framework = match self.apps.get(recv) {
@@ -610,7 +607,7 @@ impl PyVisitor {
         if !(self.django || self.views_module) {
             return None;
         }
-        let params = def.child_by_field_name("parameters")?;
+        let params = def.field("parameters")?;
         let mut c = params.walk();
         let names: Vec<&str> = params
             .named_children(&mut c)
@@ -618,7 +615,7 @@ impl PyVisitor {
                 let id = if p.kind() == "identifier" {
                     Some(p)
                 } else {
-                    p.child_by_field_name("name").or_else(|| p.named_child(0))
+                    p.field("name").or_else(|| p.named_child(0))
                 };
                 id.map(|i| cx.text(i)).unwrap_or_default()
             })
@@ -643,7 +640,7 @@ impl PyVisitor {
                 })
                 .and_then(|b| cx.parent(b))
                 .filter(|c| c.kind() == "class_definition")
-                .and_then(|c| c.child_by_field_name("name"))
+                .and_then(|c| c.field("name"))
                 .map(|n| cx.text(n).to_string());
             match class {
                 Some(c) => format!("{c}.{function}"),
@@ -672,20 +669,20 @@ impl PyVisitor {
     fn body(&self, def: Node<'_>, cx: &FileCx<'_>) -> Body {
         let mut b = Body::default();
         // FastAPI reads headers through parameters: `x_hub_signature_256: str = Header()`.
-        if let Some(params) = def.child_by_field_name("parameters") {
+        if let Some(params) = def.field("parameters") {
             let mut c = params.walk();
             for p in params.named_children(&mut c) {
                 let id = if p.kind() == "identifier" {
                     Some(p)
                 } else {
-                    p.child_by_field_name("name").or_else(|| p.named_child(0))
+                    p.field("name").or_else(|| p.named_child(0))
                 };
                 if let Some(id) = id.filter(|i| i.kind() == "identifier") {
                     b.string(&cx.text(id).replace('_', "-"));
                 }
             }
         }
-        let Some(body) = def.child_by_field_name("body") else {
+        let Some(body) = def.field("body") else {
             return b;
         };
         for n in descendants(body) {
@@ -697,10 +694,7 @@ impl PyVisitor {
                 }
                 "identifier" => b.identifier(cx.text(n)),
                 "subscript" => {
-                    let (Some(obj), Some(key)) = (
-                        n.child_by_field_name("value"),
-                        n.child_by_field_name("subscript"),
-                    ) else {
+                    let (Some(obj), Some(key)) = (n.field("value"), n.field("subscript")) else {
                         continue;
                     };
                     if py::string_value(key, cx).as_deref() == Some("id") && eventish(cx.text(obj))
@@ -726,11 +720,7 @@ impl PyVisitor {
                         b.unsafe_compare = true;
                     }
                 }
-                "assignment" => b.assignment(
-                    n.child_by_field_name("left"),
-                    n.child_by_field_name("right"),
-                    cx,
-                ),
+                "assignment" => b.assignment(n.field("left"), n.field("right"), cx),
                 "call" => self.body_call(n, cx, &mut b),
                 _ => {}
             }
@@ -739,19 +729,14 @@ impl PyVisitor {
     }
 
     fn body_call(&self, n: Node<'_>, cx: &FileCx<'_>, b: &mut Body) {
-        let Some(func) = n.child_by_field_name("function") else {
+        let Some(func) = n.field("function") else {
             return;
         };
         let canonical = py::dotted(func, cx).map(|p| self.canonical(&p));
         let text = cx.text(func);
         let last = text.rsplit('.').next().unwrap_or(text);
-        let args_text = n
-            .child_by_field_name("arguments")
-            .map(|a| cx.text(a))
-            .unwrap_or_default();
-        let parsed_arg = n
-            .child_by_field_name("arguments")
-            .is_some_and(|a| b.parsed_args(a, cx));
+        let args_text = n.field("arguments").map(|a| cx.text(a)).unwrap_or_default();
+        let parsed_arg = n.field("arguments").is_some_and(|a| b.parsed_args(a, cx));
         match canonical.as_deref() {
             Some("hmac.new" | "hmac.HMAC" | "hmac.digest") => {
                 b.verified("hmac.new", None, false);
@@ -865,10 +850,7 @@ impl PyVisitor {
                 "webhook_handler",
                 TRANSPORT,
                 Role::Consumer,
-                at.start_byte()
-                    ..def
-                        .child_by_field_name("name")
-                        .map_or(def.end_byte(), |n| n.end_byte()),
+                at.start_byte()..def.field("name").map_or(def.end_byte(), |n| n.end_byte()),
             )
             .name(route.path.clone().unwrap_or_else(|| route.function.clone()))
             .attr("framework", route.framework)
@@ -907,7 +889,7 @@ impl PyVisitor {
             if let Some(left) = cx
                 .parent(node)
                 .filter(|p| p.kind() == "assignment")
-                .and_then(|p| p.child_by_field_name("left"))
+                .and_then(|p| p.field("left"))
             {
                 self.apps.insert(cx.text(left).to_string(), framework);
             }
@@ -925,8 +907,8 @@ impl PyVisitor {
                     "ProcessPoolExecutor"
                 };
                 let binding = cx.parent(node).and_then(|p| match p.kind() {
-                    "assignment" => p.child_by_field_name("left"),
-                    "as_pattern" => p.child_by_field_name("alias"),
+                    "assignment" => p.field("left"),
+                    "as_pattern" => p.field("alias"),
                     _ => None,
                 });
                 if let Some(b) = binding {
@@ -943,8 +925,8 @@ impl PyVisitor {
                 }
                 let pool = self.executors.get(recv).copied().or_else(|| {
                     // `ThreadPoolExecutor().submit(...)`
-                    let f = node.child_by_field_name("function")?;
-                    let obj = f.child_by_field_name("object")?;
+                    let f = node.field("function")?;
+                    let obj = f.field("object")?;
                     (obj.kind() == "call"
                         && self
                             .callee(obj, cx)
@@ -965,7 +947,7 @@ impl PyVisitor {
         } else {
             py::positional(node).first().map(|t| {
                 let t = if t.kind() == "call" {
-                    t.child_by_field_name("function").unwrap_or(*t)
+                    t.field("function").unwrap_or(*t)
                 } else {
                     *t
                 };
@@ -1014,7 +996,7 @@ fn compact_call(text: &str) -> String {
 
 fn enclosing_py_function(node: Node<'_>, cx: &FileCx<'_>) -> Option<String> {
     crate::walk::enclosing_function(node, &["function_definition"], cx)
-        .and_then(|f| f.child_by_field_name("name"))
+        .and_then(|f| f.field("name"))
         .map(|n| cx.text(n).to_string())
 }
 
@@ -1067,14 +1049,8 @@ fn bound_to_mac(operand: Node<'_>, at: Node<'_>, cx: &FileCx<'_>, cache: &MacCac
         descendants(func)
             .filter_map(|n| {
                 let (left, right) = match n.kind() {
-                    "assignment" => (
-                        n.child_by_field_name("left")?,
-                        n.child_by_field_name("right")?,
-                    ),
-                    "variable_declarator" => (
-                        n.child_by_field_name("name")?,
-                        n.child_by_field_name("value")?,
-                    ),
+                    "assignment" => (n.field("left")?, n.field("right")?),
+                    "variable_declarator" => (n.field("name")?, n.field("value")?),
                     _ => return None,
                 };
                 let t = cx.text(right);
@@ -1104,7 +1080,7 @@ fn py_mac_compare(n: Node<'_>, cx: &FileCx<'_>, cache: &MacCache) -> Option<(Str
     if operands.iter().any(|o| {
         py_is_literal(*o)
             || (o.kind() == "call"
-                && o.child_by_field_name("function")
+                && o.field("function")
                     .is_some_and(|f| matches!(cx.text(f), "len" | "type" | "isinstance")))
     }) {
         return None;
@@ -1303,30 +1279,17 @@ fn js_body(func: Node<'_>, cx: &FileCx<'_>, helpers: &HashSet<String>, cache: &M
             "binary_expression" if js_mac_compare(n, cx, cache).is_some() => {
                 b.unsafe_compare = true;
             }
-            "variable_declarator" => b.assignment(
-                n.child_by_field_name("name"),
-                n.child_by_field_name("value"),
-                cx,
-            ),
-            "assignment_expression" => b.assignment(
-                n.child_by_field_name("left"),
-                n.child_by_field_name("right"),
-                cx,
-            ),
+            "variable_declarator" => b.assignment(n.field("name"), n.field("value"), cx),
+            "assignment_expression" => b.assignment(n.field("left"), n.field("right"), cx),
             "call_expression" => {
-                let Some(f) = n.child_by_field_name("function") else {
+                let Some(f) = n.field("function") else {
                     continue;
                 };
                 let f = js::unwrap_expr(f);
                 let text = cx.text(f);
                 let last = text.rsplit('.').next().unwrap_or(text);
-                let args_text = n
-                    .child_by_field_name("arguments")
-                    .map(|a| cx.text(a))
-                    .unwrap_or_default();
-                let parsed_arg = n
-                    .child_by_field_name("arguments")
-                    .is_some_and(|a| b.parsed_args(a, cx));
+                let args_text = n.field("arguments").map(|a| cx.text(a)).unwrap_or_default();
+                let parsed_arg = n.field("arguments").is_some_and(|a| b.parsed_args(a, cx));
                 let lower = text.to_ascii_lowercase();
                 match last {
                     "constructEvent" | "constructEventAsync" => {
@@ -1432,13 +1395,13 @@ fn js_is_literal(n: Node<'_>) -> bool {
 
 /// A JS comparison of a MAC or signature with `==`/`===`/`!=`/`!==`.
 fn js_mac_compare(n: Node<'_>, cx: &FileCx<'_>, cache: &MacCache) -> Option<String> {
-    let op = cx.text(n.child_by_field_name("operator")?);
+    let op = cx.text(n.field("operator")?);
     if !matches!(op, "==" | "===" | "!=" | "!==") {
         return None;
     }
     let (l, r) = (
-        js::unwrap_expr(n.child_by_field_name("left")?),
-        js::unwrap_expr(n.child_by_field_name("right")?),
+        js::unwrap_expr(n.field("left")?),
+        js::unwrap_expr(n.field("right")?),
     );
     if js_is_literal(l)
         || js_is_literal(r)
@@ -1522,7 +1485,7 @@ impl<'t> JsVisitor<'t> {
     }
 
     fn on_call(&mut self, node: Node<'t>, cx: &mut FileCx<'t>) {
-        let Some(func) = node.child_by_field_name("function") else {
+        let Some(func) = node.field("function") else {
             return;
         };
         let func = js::unwrap_expr(func);
@@ -1543,7 +1506,7 @@ impl<'t> JsVisitor<'t> {
         // `app.use(express.json())` / `app.use(bodyParser.json())`
         if last == "use" && {
             let a = node
-                .child_by_field_name("arguments")
+                .field("arguments")
                 .map(|a| cx.text(a))
                 .unwrap_or_default();
             a.starts_with("(express.json(") || a.starts_with("(bodyParser.json(")
@@ -1573,10 +1536,7 @@ impl<'t> JsVisitor<'t> {
         if func.kind() != "member_expression" {
             return;
         }
-        let (Some(obj), Some(prop)) = (
-            func.child_by_field_name("object"),
-            func.child_by_field_name("property"),
-        ) else {
+        let (Some(obj), Some(prop)) = (func.field("object"), func.field("property")) else {
             return;
         };
         let method = cx.text(prop);
@@ -1633,16 +1593,12 @@ impl<'t> JsVisitor<'t> {
             return;
         }
         let is_default = cx.text(node).starts_with("export default");
-        let Some(decl) = node
-            .child_by_field_name("declaration")
-            .or_else(|| node.child_by_field_name("value"))
-        else {
+        let Some(decl) = node.field("declaration").or_else(|| node.field("value")) else {
             return;
         };
         let (name, func) = match decl.kind() {
             "function_declaration" | "generator_function_declaration" => (
-                decl.child_by_field_name("name")
-                    .map(|n| cx.text(n).to_string()),
+                decl.field("name").map(|n| cx.text(n).to_string()),
                 Some(decl),
             ),
             "lexical_declaration" | "variable_declaration" => {
@@ -1653,9 +1609,8 @@ impl<'t> JsVisitor<'t> {
                     return;
                 };
                 (
-                    d.child_by_field_name("name")
-                        .map(|n| cx.text(n).to_string()),
-                    d.child_by_field_name("value")
+                    d.field("name").map(|n| cx.text(n).to_string()),
+                    d.field("value")
                         .map(js::unwrap_expr)
                         .filter(|v| js::is_function(*v)),
                 )
@@ -1674,7 +1629,7 @@ impl<'t> JsVisitor<'t> {
         let Some(func) = func else { return };
         let at = node.start_byte()
             ..func
-                .child_by_field_name("parameters")
+                .field("parameters")
                 .map_or(func.end_byte(), |p| p.start_byte());
         let raw = kind == FileRoute::PagesApi
             && self
@@ -1686,12 +1641,12 @@ impl<'t> JsVisitor<'t> {
 
 fn enclosing_js_function(node: Node<'_>, cx: &FileCx<'_>) -> Option<String> {
     let f = crate::walk::enclosing_function(node, js::FUNCTION_KINDS, cx)?;
-    if let Some(n) = f.child_by_field_name("name") {
+    if let Some(n) = f.field("name") {
         return Some(cx.text(n).to_string());
     }
     cx.parent(f)
         .filter(|p| p.kind() == "variable_declarator")
-        .and_then(|p| p.child_by_field_name("name"))
+        .and_then(|p| p.field("name"))
         .map(|n| cx.text(n).to_string())
 }
 
@@ -1730,10 +1685,10 @@ impl<'t> Visitor<'t> for JsVisitor<'t> {
         if let Some(root) = self.root {
             for n in descendants(root) {
                 let (name, func) = match n.kind() {
-                    "function_declaration" => (n.child_by_field_name("name"), Some(n)),
+                    "function_declaration" => (n.field("name"), Some(n)),
                     "variable_declarator" => (
-                        n.child_by_field_name("name"),
-                        n.child_by_field_name("value")
+                        n.field("name"),
+                        n.field("value")
                             .map(js::unwrap_expr)
                             .filter(|v| js::is_function(*v)),
                     ),
