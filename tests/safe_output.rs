@@ -222,3 +222,52 @@ fn hostile_names_are_escaped_in_every_output() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Only the lines snippets can show are kept until the report is written: the lines around
+/// each fact (two on each side) and the first line; every other line is emptied, so the
+/// kept lines keep their line numbers, and a large file costs memory by its facts, not its
+/// size. A secret on a kept line is masked.
+#[test]
+fn kept_source_is_the_lines_around_facts() {
+    let dir = tempdir("kept-source");
+    let mut text = String::from("from celery import Celery\n");
+    for i in 2..=400 {
+        text.push_str(&match i {
+            200 => "app = Celery('jobs', broker='redis://:hunter2secret@cache:6379/0')\n".into(),
+            300 => "app.conf.task_serializer = 'pickle'\n".into(),
+            _ => format!("filler_{i} = {i}  # padding line {i}\n"),
+        });
+    }
+    write(&dir, "jobs.py", &text);
+    let scanner = Scanner::new(ScanOptions::default()).unwrap();
+    let report = scanner.scan(std::slice::from_ref(&dir)).unwrap();
+    let fact_lines: Vec<u32> = report.facts.iter().map(|f| f.line).collect();
+    assert!(fact_lines.contains(&200), "facts at {fact_lines:?}");
+    assert!(
+        report.findings.iter().any(|f| f.path == "jobs.py"),
+        "a finding keeps the source"
+    );
+    let kept = &report.sources["jobs.py"];
+    let original: Vec<&str> = text.lines().collect();
+    let lines: Vec<&str> = kept.lines().collect();
+    assert_eq!(lines.len(), original.len(), "line numbers are the file's");
+    for (i, line) in lines.iter().enumerate() {
+        let n = i as u32 + 1;
+        let near = n == 1 || fact_lines.iter().any(|&f| f.abs_diff(n) <= 2);
+        match (near, n) {
+            (true, 200) => {
+                assert!(line.starts_with("app = Celery('jobs', broker='redis://:"));
+                assert!(!line.contains("hunter2secret"), "secret masked: {line}");
+            }
+            (true, _) => assert_eq!(*line, original[i], "line {n} kept"),
+            (false, _) => assert_eq!(*line, "", "line {n} emptied"),
+        }
+    }
+    assert!(
+        kept.len() < text.len() / 10,
+        "{} of {} bytes kept",
+        kept.len(),
+        text.len()
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

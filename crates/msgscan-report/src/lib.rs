@@ -90,7 +90,9 @@ pub struct Report {
     pub scores: Scores,
     pub errors: Vec<FileError>,
     pub suppressed: usize,
-    /// Source text of the files with findings, for snippets. Not serialised.
+    /// Source text of the files with findings, for snippets: the lines around facts,
+    /// findings and suppressions (two on each side), secrets masked, every other line
+    /// empty, so line numbers are the file's. Not serialised.
     #[serde(skip)]
     pub sources: BTreeMap<String, Arc<str>>,
 }

@@ -28,7 +28,8 @@ pub(crate) struct Outcome {
     /// Findings of query rules (run while the tree is alive).
     pub findings: Vec<Finding>,
     pub suppressions: Vec<crate::suppress::Suppression>,
-    /// Kept for snippets when the file has facts, query findings or suppressions.
+    /// Kept for snippets when the file has facts, query findings or suppressions: only the
+    /// lines around them (see [`retained_source`]).
     pub source: Option<Arc<str>>,
     /// What to keep in the fact cache for this file (a hit or a fresh analysis).
     pub cache_entry: Option<Entry>,
@@ -172,9 +173,7 @@ fn analyze(
                 if options.suppressions {
                     out.suppressions = crate::suppress::parse(&text);
                 }
-                if !out.facts.is_empty() || !out.suppressions.is_empty() {
-                    out.source = Some(Arc::from(crate::redact::redact(&text)));
-                }
+                out.source = retained_source(&text, &out);
             }
             out.cache_entry = Some(entry.clone());
             out.cache_hit = true;
@@ -258,9 +257,7 @@ fn analyze_content(
     let detect = msgscan_detect::may_match(language, &text);
     let query = rulebook.queries_may_match(language, &text);
     if !detect && !query {
-        if !out.suppressions.is_empty() {
-            out.source = Some(Arc::from(crate::redact::redact(&text)));
-        }
+        out.source = retained_source(&text, out);
         return;
     }
     let parsed = match parser.parse(language, &text) {
@@ -292,10 +289,50 @@ fn analyze_content(
         out.findings = rulebook.run_queries(language, &file.rel, &text, &parsed.tree);
     }
     drop(parsed);
-    if !out.facts.is_empty() || !out.findings.is_empty() || !out.suppressions.is_empty() {
-        // Snippets show source lines: secrets written in them are masked first.
-        out.source = Some(Arc::from(crate::redact::redact(&text)));
+    out.source = retained_source(&text, out);
+}
+
+/// Lines kept on each side of a line a snippet may show: the terminal shows one line of
+/// context, the LLM's source excerpts two.
+const SNIPPET_CONTEXT: u32 = 2;
+
+/// The part of a file's text that snippets can show, kept until the report is written: the
+/// lines around the start of each fact, query finding and suppression (findings point at
+/// those), plus the first line. Every other line is emptied, so line numbers and the columns
+/// of kept lines stay those of the file, and memory follows the number of facts rather than
+/// the size of the project. Secrets are masked first, on the whole text, so a secret
+/// spanning lines is masked even where only part of it is kept. `None` when nothing in the
+/// file can be shown.
+fn retained_source(text: &str, out: &Outcome) -> Option<Arc<str>> {
+    let starts: Vec<u32> = out
+        .facts
+        .iter()
+        .map(|f| f.line)
+        .chain(out.findings.iter().map(|f| f.line))
+        .chain(out.suppressions.iter().map(|s| s.line))
+        .collect();
+    if starts.is_empty() {
+        return None;
     }
+    let mut keep: Vec<(u32, u32)> = starts
+        .iter()
+        .map(|&l| (l.saturating_sub(SNIPPET_CONTEXT), l + SNIPPET_CONTEXT))
+        .chain([(1, 1)])
+        .collect();
+    keep.sort_unstable();
+    let redacted = crate::redact::redact(text);
+    let mut sparse = String::with_capacity(redacted.len().min(keep.len() * 400));
+    let mut ranges = keep.iter().peekable();
+    for (i, line) in redacted.split_inclusive('\n').enumerate() {
+        let n = i as u32 + 1;
+        while ranges.next_if(|&&(_, to)| to < n).is_some() {}
+        if ranges.peek().is_some_and(|&&(from, _)| from <= n) {
+            sparse.push_str(line);
+        } else if line.ends_with('\n') {
+            sparse.push('\n');
+        }
+    }
+    Some(Arc::from(sparse))
 }
 
 fn read_bounded(path: &std::path::Path, limit: u64) -> std::io::Result<Vec<u8>> {
