@@ -63,10 +63,10 @@ for d in "$SCRATCH/corpus" "$SCRATCH/x2"; do
   printf '# compare.sh: scan every file\n.downloads/\n' >"$d/.semgrepignore"
 done
 
-# One rule per comparison pattern where msgscan has one, padded to ten with the other
-# rules of the same detectors (msgscan's cost is in parsing and detection, shared by all
-# rules; the subset changes only the judging).
-SUBSET=celery-pickle-serializer,celery-task-pickle-serializer,celery-result-get-in-task,celery-unbounded-retries,celery-autoretry-broad-exception,celery-io-without-timeout,celery-network-io-without-retry,node-emitter-missing-error-listener,node-emitter-async-listener,node-emitter-unbounded-max-listeners
+# Ten rules over the detector families of the ten patterns: Celery (01-03), Postgres
+# LISTEN (04, 09), EventEmitter (05-08), Supabase postgres_changes (10). msgscan's cost is
+# in parsing and detection, shared by all rules; the subset changes only the judging.
+SUBSET=celery-pickle-serializer,celery-task-pickle-serializer,celery-unbounded-retries,pg-listen-on-pooled-connection,pg-listener-no-reconnect,node-emitter-missing-error-listener,node-emitter-async-listener,node-emitter-unbounded-max-listeners,supabase-subscribe-without-status-callback,supabase-postgres-changes-unfiltered
 
 SG="$PEERS/bin/ast-grep scan -c $REPO/benches/peers/ast-grep/sgconfig.yml --json=compact"
 SEM="$PEERS/bin/semgrep scan --metrics=off --disable-version-check --config $REPO/benches/peers/semgrep.yml --json --max-target-bytes 2097152 --timeout 0 -q"

@@ -422,6 +422,7 @@ fn pathological_files_are_bounded() {
         // The budget is for detectors here: parsing 8 MB in a debug build on a busy machine
         // may exceed the default 10 s.
         parse_timeout: Duration::from_secs(200),
+        detect_timeout: Duration::from_secs(200),
         ..ScanOptions::default()
     };
     let start = Instant::now();
@@ -468,6 +469,40 @@ fn parse_timeout_is_a_per_file_error() {
     };
     let report = scan(options, std::slice::from_ref(&dir));
     assert_eq!(error_of(&report, "big.js").kind, "timeout");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The detection budget holds too: a file whose detection runs past `detect_timeout` is a
+/// `timeout` error for that file with no facts (a half-read file would give wrong
+/// conclusions), and the other files are analysed as usual.
+#[test]
+fn detect_timeout_is_a_per_file_error() {
+    let dir = tempdir("detect-timeout");
+    write(
+        &dir,
+        "bus.js",
+        "const EventEmitter = require('events');\nconst e = new EventEmitter();\ne.on('x', () => {});\n",
+    );
+    write(&dir, "tasks.py", GOOD_TASKS);
+    let options = ScanOptions {
+        detect_timeout: Duration::ZERO,
+        ..ScanOptions::default()
+    };
+    let report = scan(options, std::slice::from_ref(&dir));
+    for path in ["bus.js", "tasks.py"] {
+        let e = error_of(&report, path);
+        assert_eq!(e.kind, "timeout", "{path}: {e:?}");
+        assert!(e.message.contains("time budget"), "{}", e.message);
+        assert!(
+            report.facts.iter().all(|f| f.path != path),
+            "{path} has no facts"
+        );
+    }
+    // With the default budget the same files are analysed.
+    let report = scan(ScanOptions::default(), std::slice::from_ref(&dir));
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert!(report.facts.iter().any(|f| f.path == "bus.js"));
+    assert!(report.facts.iter().any(|f| f.path == "tasks.py"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

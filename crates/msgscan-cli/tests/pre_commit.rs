@@ -4,9 +4,11 @@
 //!
 //! Runs when `pre-commit` is installed (`.ci/run` installs it; in CI a missing pre-commit
 //! fails the test instead of skipping it). The first run compiles msgscan in release mode
-//! (minutes); pre-commit's home and the build directory are kept in
-//! `target/pre-commit-build`, so a rerun on an unchanged checkout reuses the installed
-//! hook and a changed one recompiles only msgscan's own crates.
+//! (minutes); the build directory is kept in `target/pre-commit-build`, so a rerun
+//! recompiles only msgscan's own crates. pre-commit's home starts empty on every run: cargo
+//! records the sources a crate was built from by path, and those paths are pre-commit's
+//! clones of the hook repository; a kept clone of an older checkout made cargo take our
+//! crates for up to date and install the old code.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -109,13 +111,13 @@ fn pre_commit_hook_fails_on_a_staged_violation_and_passes_once_fixed() {
         return;
     }
     let dir = temp_dir("pre-commit");
-    // Kept under target/: pre-commit installs a (repository, rev) once, so an unchanged
-    // checkout is not rebuilt by the next run, and a changed one reuses compiled deps.
+    // Kept under target/: the next run reuses the compiled dependencies.
     let keep = target_dir().join("pre-commit-build");
     let hook_repo = keep.join("hook-repo");
     let _ = std::fs::remove_dir_all(&hook_repo);
     let rev = snapshot_of_checkout(&hook_repo);
     let home = keep.join("home");
+    let _ = std::fs::remove_dir_all(&home);
 
     let project = dir.join("project");
     std::fs::create_dir_all(&project).unwrap();

@@ -5,6 +5,7 @@
 use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
+use std::time::Instant;
 
 use msgscan_lang::{Language, LineIndex, ParsedFile};
 use serde_json::Value;
@@ -364,23 +365,49 @@ pub fn may_match(language: Language, text: &str) -> bool {
 /// Runs every detector of the file's language over its trees in one traversal and returns
 /// the facts, in emission order.
 pub fn detect(path: &str, text: &str, parsed: &ParsedFile) -> Vec<Fact> {
+    detect_until(path, text, parsed, None).unwrap_or_default()
+}
+
+/// Detection of one file ran past its deadline; its facts are dropped (visitors that
+/// conclude at the end of a file would conclude from half of it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DetectTimeout;
+
+impl std::fmt::Display for DetectTimeout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("detection ran past its time budget")
+    }
+}
+
+impl std::error::Error for DetectTimeout {}
+
+/// [`detect`] with a deadline, checked every few thousand nodes: a pathological file costs
+/// at most about the budget, and the caller reports it.
+pub fn detect_until(
+    path: &str,
+    text: &str,
+    parsed: &ParsedFile,
+    deadline: Option<Instant>,
+) -> Result<Vec<Fact>, DetectTimeout> {
     let table = dispatch(parsed.language);
     let mut cx = FileCx::new(path, parsed.language, text);
     let active_mask = table.needles.active(text);
     if active_mask == 0 {
-        return Vec::new();
+        return Ok(Vec::new());
     }
     let mut visitors: Vec<Option<Box<dyn Visitor<'_> + '_>>> = (0..table.detectors.len())
         .map(|i| (active_mask & (1 << i) != 0).then(|| table.detectors[i].visitor(&cx)))
         .collect();
 
+    let mut clock = Clock { deadline, nodes: 0 };
     traverse(
         parsed.tree.root_node(),
         &table.masks,
         active_mask,
         &mut visitors,
         &mut cx,
-    );
+        &mut clock,
+    )?;
     for embedded in &parsed.embedded {
         let root = embedded.tree.root_node();
         traverse(
@@ -389,12 +416,32 @@ pub fn detect(path: &str, text: &str, parsed: &ParsedFile) -> Vec<Fact> {
             active_mask,
             &mut visitors,
             &mut cx,
-        );
+            &mut clock,
+        )?;
     }
     for v in visitors.into_iter().flatten() {
         v.finish(&mut cx);
     }
-    cx.into_facts()
+    Ok(cx.into_facts())
+}
+
+/// The deadline of one file's detection, read every `CHECK_EVERY` nodes.
+struct Clock {
+    deadline: Option<Instant>,
+    nodes: u32,
+}
+
+impl Clock {
+    const CHECK_EVERY: u32 = 4096;
+
+    fn tick(&mut self) -> Result<(), DetectTimeout> {
+        let due = self.nodes.is_multiple_of(Self::CHECK_EVERY);
+        self.nodes = self.nodes.wrapping_add(1);
+        match self.deadline {
+            Some(d) if due && Instant::now() >= d => Err(DetectTimeout),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// Depth-first, iterative (no recursion: deeply nested input cannot overflow the stack).
@@ -404,12 +451,14 @@ fn traverse<'t>(
     active_mask: u64,
     visitors: &mut [Option<Box<dyn Visitor<'t> + 't>>],
     cx: &mut FileCx<'t>,
-) {
+    clock: &mut Clock,
+) -> Result<(), DetectTimeout> {
     let mask_of =
         |node: Node<'_>| masks.get(node.kind_id() as usize).copied().unwrap_or(0) & active_mask;
     let mut cursor = root.walk();
     cx.trail.clear();
     loop {
+        clock.tick()?;
         let node = cursor.node();
         cx.trail.push(node);
         call(mask_of(node), visitors, |v, cx| v.enter(node, cx), cx);
@@ -425,7 +474,7 @@ fn traverse<'t>(
                 break;
             }
             if !cursor.goto_parent() {
-                return;
+                return Ok(());
             }
         }
     }

@@ -24,7 +24,10 @@ mod supabase_sql;
 mod walk;
 mod webhook;
 
-pub use engine::{Ancestors, Detector, FactBuilder, FileCx, Visitor, detect, may_match};
+pub use engine::{
+    Ancestors, DetectTimeout, Detector, FactBuilder, FileCx, Visitor, detect, detect_until,
+    may_match,
+};
 pub use fact::{AttrSpec, AttrType, COMMON_FIELDS, Fact, KindSpec, Role};
 pub use link::{Channel, Linker, Topology};
 pub use supabase_config::{UnverifiedEdgeFunction, edge_functions_without_verification};

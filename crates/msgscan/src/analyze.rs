@@ -283,7 +283,21 @@ fn analyze_content(
         });
     }
     if detect {
-        out.facts = msgscan_detect::detect(&file.rel, &text, &parsed);
+        // A budget too large to represent is no budget.
+        let deadline = std::time::Instant::now().checked_add(options.detect_timeout);
+        match msgscan_detect::detect_until(&file.rel, &text, &parsed, deadline) {
+            Ok(facts) => out.facts = facts,
+            Err(timeout) => {
+                out.error = Some(error(
+                    &file.rel,
+                    "timeout",
+                    format!(
+                        "{timeout} ({} ms); not analysed",
+                        options.detect_timeout.as_millis()
+                    ),
+                ));
+            }
+        }
     }
     if query {
         out.findings = rulebook.run_queries(language, &file.rel, &text, &parsed.tree);

@@ -98,6 +98,9 @@ pub struct ScanOptions {
     pub max_file_size: u64,
     /// Wall-time budget for parsing one file; a file over it is reported in `errors`.
     pub parse_timeout: Duration,
+    /// Wall-time budget for detecting one parsed file's constructs; a file over it is a
+    /// `timeout` entry in `errors` and contributes no facts.
+    pub detect_timeout: Duration,
     /// Also scan vendored trees (`node_modules`, `.venv`, `dist`, ...) and minified bundles.
     pub include_vendored: bool,
     /// Paths are relative to this directory in the report. Default: the deepest directory
@@ -123,6 +126,7 @@ impl Default for ScanOptions {
             threads: None,
             max_file_size: 2 * 1024 * 1024,
             parse_timeout: Duration::from_secs(10),
+            detect_timeout: Duration::from_secs(10),
             include_vendored: false,
             root: None,
             settings: Settings::default(),
