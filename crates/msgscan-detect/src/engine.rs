@@ -2,7 +2,7 @@
 //! leaving those nodes; a kind-id → detector bitmask table per language makes the dispatch
 //! one index per node.
 
-use std::cell::Cell;
+use std::cell::{Cell, OnceCell};
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -41,7 +41,8 @@ pub struct FileCx<'t> {
     pub path: &'t str,
     pub language: Language,
     pub text: &'t str,
-    lines: LineIndex,
+    /// Built on the first fact: most parsed files yield none.
+    lines: OnceCell<LineIndex>,
     facts: Vec<Fact>,
     /// The nodes from the root of the tree being traversed down to the node being entered
     /// or left, kept by the traversal so that [`FileCx::parent`] and
@@ -60,7 +61,7 @@ impl<'t> FileCx<'t> {
             path,
             language,
             text,
-            lines: LineIndex::new(text),
+            lines: OnceCell::new(),
             facts: Vec::new(),
             trail: Vec::new(),
             hint: Cell::new(0),
@@ -134,8 +135,9 @@ impl<'t> FileCx<'t> {
         role: Role,
         range: std::ops::Range<usize>,
     ) -> FactBuilder {
-        let start = self.lines.line_col(self.text, range.start);
-        let end = self.lines.line_col(self.text, range.end);
+        let lines = self.lines.get_or_init(|| LineIndex::new(self.text));
+        let start = lines.line_col(self.text, range.start);
+        let end = lines.line_col(self.text, range.end);
         FactBuilder(Fact {
             id: String::new(),
             kind: kind.to_string(),
