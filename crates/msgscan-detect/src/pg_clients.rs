@@ -1241,6 +1241,27 @@ fn static_format_arg(arg: Node<'_>, composed: bool, cx: &FileCx<'_>) -> Option<S
     }
 }
 
+/// An interpolated string (`f"job_{q}"`, `` `job_${q}` ``) as `{"pattern": "job_*"}`: its
+/// literal parts, each interpolation a `*`. `None` when nothing literal is left.
+fn interpolated_pattern(
+    node: Node<'_>,
+    cx: &FileCx<'_>,
+    literal: &str,
+    hole: &str,
+) -> Option<Value> {
+    let mut pattern = String::new();
+    let mut c = node.walk();
+    for child in node.named_children(&mut c) {
+        match child.kind() {
+            k if k == literal => pattern.push_str(cx.text(child)),
+            k if k == hole && !pattern.ends_with('*') => pattern.push('*'),
+            _ => {}
+        }
+    }
+    (pattern != "*" && !pattern.is_empty())
+        .then(|| serde_json::json!({ "pattern": pattern }))
+}
+
 /// A query parameter as a value: a string literal, `"json"` for `json.dumps(...)`.
 fn py_param(node: Node<'_>, cx: &FileCx<'_>) -> Option<Value> {
     if let Some(s) = py::string_value(node, cx) {
@@ -1248,21 +1269,7 @@ fn py_param(node: Node<'_>, cx: &FileCx<'_>) -> Option<Value> {
     }
     if node.kind() == "string" {
         // f"job_{queue}": a pattern
-        let mut pattern = String::new();
-        let mut c = node.walk();
-        for child in node.children(&mut c) {
-            match child.kind() {
-                "string_content" => pattern.push_str(cx.text(child)),
-                "interpolation" if !pattern.ends_with('*') => pattern.push('*'),
-                _ => {}
-            }
-        }
-        if pattern != "*" && !pattern.is_empty() {
-            let mut m = serde_json::Map::new();
-            m.insert("pattern".into(), Value::String(pattern));
-            return Some(Value::Object(m));
-        }
-        return None;
+        return interpolated_pattern(node, cx, "string_content", "interpolation");
     }
     if node.kind() == "call"
         && node
@@ -2017,21 +2024,7 @@ fn js_param(node: Node<'_>, cx: &FileCx<'_>) -> Option<Value> {
     }
     if node.kind() == "template_string" {
         // `job_${queue}`: a pattern
-        let mut pattern = String::new();
-        let mut c = node.walk();
-        for child in node.named_children(&mut c) {
-            match child.kind() {
-                "string_fragment" => pattern.push_str(cx.text(child)),
-                "template_substitution" if !pattern.ends_with('*') => pattern.push('*'),
-                _ => {}
-            }
-        }
-        if pattern != "*" && !pattern.is_empty() {
-            let mut m = serde_json::Map::new();
-            m.insert("pattern".into(), Value::String(pattern));
-            return Some(Value::Object(m));
-        }
-        return None;
+        return interpolated_pattern(node, cx, "string_fragment", "template_substitution");
     }
     if node.kind() == "call_expression"
         && node
