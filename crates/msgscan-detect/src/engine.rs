@@ -572,4 +572,56 @@ mod tests {
             }
         }
     }
+
+    /// Checks `FileCx::parent` and `FileCx::ancestors` against tree-sitter's own
+    /// `Node::parent` for every node, for a node two levels below it, and in `leave`.
+    struct ParentCheck(std::rc::Rc<Cell<usize>>);
+
+    impl ParentCheck {
+        fn check<'t>(&self, node: Node<'t>, cx: &FileCx<'t>) {
+            let naive: Vec<Node<'t>> =
+                std::iter::successors(node.parent(), |n| n.parent()).collect();
+            assert_eq!(cx.parent(node), node.parent(), "{node:?}");
+            assert_eq!(cx.ancestors(node).collect::<Vec<_>>(), naive, "{node:?}");
+            if let Some(below) = node.named_child(0).and_then(|c| c.named_child(0)) {
+                assert_eq!(cx.parent(below), below.parent(), "{below:?}");
+                assert_eq!(cx.ancestors(below).nth(2), node.parent(), "{below:?}");
+            }
+            self.0.set(self.0.get() + 1);
+        }
+    }
+
+    impl<'t> Visitor<'t> for ParentCheck {
+        fn enter(&mut self, node: Node<'t>, cx: &mut FileCx<'t>) {
+            self.check(node, cx);
+        }
+        fn leave(&mut self, node: Node<'t>, cx: &mut FileCx<'t>) {
+            self.check(node, cx);
+        }
+    }
+
+    #[test]
+    fn parents_from_the_trail_are_tree_sitter_parents() {
+        let mut parser = msgscan_lang::FileParser::new(std::time::Duration::from_secs(10));
+        let checked = std::rc::Rc::new(Cell::new(0));
+        for (lang, text) in texts().into_iter().filter(|(_, t)| t.len() > 200).take(60) {
+            let parsed = parser.parse(lang, &text).unwrap();
+            let mut cx = FileCx::new("f", lang, &text);
+            let masks = vec![1u64; lang.grammar().node_kind_count() + 1];
+            let mut visitors: Vec<Option<Box<dyn Visitor<'_> + '_>>> =
+                vec![Some(Box::new(ParentCheck(checked.clone())))];
+            let mut clock = Clock {
+                deadline: None,
+                nodes: 0,
+            };
+            let root = parsed.tree.root_node();
+            traverse(root, &masks, 1, &mut visitors, &mut cx, &mut clock).unwrap();
+            // After the traversal the trail is empty: tree-sitter answers.
+            assert_eq!(
+                cx.ancestors(root.child(0).unwrap_or(root)).last(),
+                root.child(0).map(|_| root)
+            );
+        }
+        assert!(checked.get() > 10_000, "nodes checked: {}", checked.get());
+    }
 }

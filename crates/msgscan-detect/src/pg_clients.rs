@@ -1258,8 +1258,7 @@ fn interpolated_pattern(
             _ => {}
         }
     }
-    (pattern != "*" && !pattern.is_empty())
-        .then(|| serde_json::json!({ "pattern": pattern }))
+    (pattern != "*" && !pattern.is_empty()).then(|| serde_json::json!({ "pattern": pattern }))
 }
 
 /// A query parameter as a value: a string literal, `"json"` for `json.dumps(...)`.
