@@ -92,6 +92,14 @@ fn parse_only(bencher: Bencher, name: &str) {
     bencher.bench_local(|| stages::parse_only(&mut parser, p, which));
 }
 
+/// Parsing plus a bare cursor walk of each tree: the floor of one traversal per file.
+#[divan::bench(args = inputs(), sample_count = OPTS_SAMPLES, sample_size = 1)]
+fn parse_traverse(bencher: Bencher, name: &str) {
+    let (p, which) = (project(name), parsed_set(name));
+    let mut parser = stages::parser();
+    bencher.bench_local(|| stages::parse_traverse(&mut parser, p, which));
+}
+
 #[divan::bench(args = inputs(), sample_count = OPTS_SAMPLES, sample_size = 1)]
 fn detect(bencher: Bencher, name: &str) {
     let (p, which) = (project(name), parsed_set(name));

@@ -165,19 +165,35 @@ pub fn parse_only(parser: &mut FileParser, project: &Project, which: &[usize]) -
 /// A bare traversal of parsed trees (main and embedded) with a cursor, visiting every node
 /// as `detect` does but calling no detector: the fixed cost of the single traversal.
 pub fn traverse_only(parsed: &[ParsedFile]) -> usize {
+    parsed.iter().map(walk_trees).sum()
+}
+
+/// Parses the given files and walks each tree at once, as `detect` does but calling no
+/// detector: the floor of any design with one full traversal per parsed file.
+pub fn parse_traverse(parser: &mut FileParser, project: &Project, which: &[usize]) -> usize {
+    which
+        .iter()
+        .filter_map(|&i| {
+            let f = &project.files[i];
+            parser.parse(f.language, &f.text).ok()
+        })
+        .map(|p| walk_trees(&p))
+        .sum()
+}
+
+/// Visits every node of a file's trees with a cursor; returns the named nodes.
+fn walk_trees(p: &ParsedFile) -> usize {
     let mut named = 0;
-    for p in parsed {
-        for tree in std::iter::once(&p.tree).chain(p.embedded.iter().map(|e| &e.tree)) {
-            let mut cursor = tree.walk();
-            'walk: loop {
-                named += usize::from(cursor.node().is_named());
-                if cursor.goto_first_child() {
-                    continue;
-                }
-                while !cursor.goto_next_sibling() {
-                    if !cursor.goto_parent() {
-                        break 'walk;
-                    }
+    for tree in std::iter::once(&p.tree).chain(p.embedded.iter().map(|e| &e.tree)) {
+        let mut cursor = tree.walk();
+        'walk: loop {
+            named += usize::from(cursor.node().is_named());
+            if cursor.goto_first_child() {
+                continue;
+            }
+            while !cursor.goto_next_sibling() {
+                if !cursor.goto_parent() {
+                    break 'walk;
                 }
             }
         }

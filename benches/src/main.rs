@@ -6,8 +6,9 @@
 //!     --format json` minus the write), optionally with a subset of the rules (the CLI
 //!     has no --select yet); --counts prints per-pattern match counts
 //! msgscan-bench stages [--repeat N] [--include-vendored] PATH
-//!     each stage on its own, on one thread, N alternating rounds; prints the medians and
-//!     the ratio of the per-file work (prefilter + parse + detect) to parsing alone
+//!     each stage on its own, on one thread, N rounds (the compared measurements in
+//!     rotating order); prints the medians and the ratios to parsing alone of a bare
+//!     traversal after each parse and of the per-file work (prefilter + parse + detect)
 //! ```
 #![allow(clippy::print_stdout, clippy::print_stderr, clippy::exit)]
 
@@ -220,7 +221,6 @@ fn run_stages(path: &Path, repeat: usize, include_vendored: bool) -> ExitCode {
         let t = Instant::now();
         let which = stages::prefilter(&project);
         time(&mut times, "3 prefilter", t);
-        // Alternate the order of the two compared measurements between rounds.
         let measure_floor = |parser: &mut msgscan_lang::FileParser| {
             let t = Instant::now();
             let nodes = stages::parse_only(parser, &project, &which);
@@ -231,17 +231,29 @@ fn run_stages(path: &Path, repeat: usize, include_vendored: bool) -> ExitCode {
             let facts = stages::analyze(parser, &project);
             (t.elapsed(), facts)
         };
-        let ((floor, nodes), (work, _)) = if round % 2 == 0 {
-            let a = measure_floor(&mut parser);
-            (a, measure_work(&mut parser))
-        } else {
-            let b = measure_work(&mut parser);
-            (measure_floor(&mut parser), b)
+        let measure_walk = |parser: &mut msgscan_lang::FileParser| {
+            let t = Instant::now();
+            std::hint::black_box(stages::parse_traverse(parser, &project, &which));
+            t.elapsed()
         };
+        // Rotate the order of the three compared measurements between rounds.
+        let (mut floor, mut walked, mut work) = Default::default();
+        for k in 0..3 {
+            match (round + k) % 3 {
+                0 => floor = measure_floor(&mut parser),
+                1 => walked = measure_walk(&mut parser),
+                _ => work = measure_work(&mut parser),
+            }
+        }
+        let ((floor, nodes), (work, _)) = (floor, work);
         times
             .entry("4 parse only (parsed files)")
             .or_default()
             .push(floor);
+        times
+            .entry("4 parse + bare traversal (parsed files)")
+            .or_default()
+            .push(walked);
         times
             .entry("5 prefilter+parse+detect (all files)")
             .or_default()
@@ -304,6 +316,10 @@ fn run_stages(path: &Path, repeat: usize, include_vendored: bool) -> ExitCode {
     let ms = |k: &str| medians.get(k).map_or(0.0, |d| d.as_secs_f64());
     let floor = ms("4 parse only (parsed files)");
     if floor > 0.0 {
+        println!(
+            "ratio parse+bare traversal / parse-only: {:.3} (the floor of one traversal)",
+            ms("4 parse + bare traversal (parsed files)") / floor
+        );
         println!(
             "ratio prefilter+parse+detect / parse-only: {:.3}",
             ms("5 prefilter+parse+detect (all files)") / floor
