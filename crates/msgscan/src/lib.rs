@@ -52,9 +52,6 @@ pub use baseline::{BASELINE_VERSION, Baseline, BaselineApplied, BaselineEntry, B
 pub use cache::CACHE_DIR_NAME;
 pub use select::{SelectError, nearest, select_rules, selector_matches};
 
-/// Renderers of a [`Report`]: `human`, `json`, `sarif` (needs the rules, e.g.
-/// `scanner.rulebook().rules()`), `markdown` and `html` (the Messaging Architecture
-/// Analysis Report), `asyncapi` and `github`.
 /// Entry points for the fuzz targets in `fuzz/` (not a stable API).
 #[doc(hidden)]
 pub mod fuzzing {
@@ -80,6 +77,9 @@ pub mod fuzzing {
     }
 }
 
+/// Renderers of a [`Report`]: `human`, `json`, `sarif` (needs the rules, e.g.
+/// `scanner.rulebook().rules()`), `markdown` and `html` (the Messaging Architecture
+/// Analysis Report), `asyncapi` and `github`.
 pub mod render {
     pub use msgscan_report::narrative::{self, Narrative};
     pub use msgscan_report::{
