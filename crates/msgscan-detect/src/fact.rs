@@ -134,3 +134,15 @@ impl KindSpec {
 
 /// Fields every fact has, usable in rule conditions and messages besides the attributes.
 pub const COMMON_FIELDS: &[&str] = &["name", "kind", "path", "language", "role", "transport"];
+
+/// `attrs! { "name": Type = "doc", ... }`: the attribute table of a [`KindSpec`].
+macro_rules! attrs {
+    ($( $name:literal : $ty:ident = $doc:literal ),* $(,)?) => {
+        &[ $( $crate::fact::AttrSpec {
+            name: $name,
+            ty: $crate::fact::AttrType::$ty,
+            doc: $doc,
+        } ),* ]
+    };
+}
+pub(crate) use attrs;

@@ -18,7 +18,7 @@ use tree_sitter::Node;
 use crate::walk::Field;
 
 use crate::engine::{Detector, FileCx, Visitor};
-use crate::fact::{AttrSpec, AttrType, KindSpec, Role};
+use crate::fact::{KindSpec, Role, attrs};
 use crate::js;
 
 pub(crate) struct NodeEvents;
@@ -38,166 +38,62 @@ pub(crate) const KINDS: &[KindSpec] = &[
         kind: "emitter_class",
         transport: TRANSPORT,
         doc: "A class that is an EventEmitter (`extends EventEmitter`, `util.inherits`). Name: the class.",
-        attrs: &[
-            AttrSpec {
-                name: "extends",
-                ty: AttrType::String,
-                doc: "the base class as written",
-            },
-            AttrSpec {
-                name: "via",
-                ty: AttrType::String,
-                doc: "`extends` or `util.inherits`",
-            },
-            AttrSpec {
-                name: "emits_error",
-                ty: AttrType::Bool,
-                doc: "the class emits `'error'` on `this`",
-            },
-            AttrSpec {
-                name: "listens_error",
-                ty: AttrType::Bool,
-                doc: "the class listens for `'error'` on `this`",
-            },
-        ],
+        attrs: attrs! {
+        "extends": String = "the base class as written",
+        "via": String = "`extends` or `util.inherits`",
+        "emits_error": Bool = "the class emits `'error'` on `this`",
+        "listens_error": Bool = "the class listens for `'error'` on `this`",
+        },
     },
     KindSpec {
         kind: "emitter_instance",
         transport: TRANSPORT,
         doc: "`new EventEmitter()` or `new` of an emitter class. Name: the binding (`bus`, `this.bus`), if any.",
-        attrs: &[
-            AttrSpec {
-                name: "class",
-                ty: AttrType::String,
-                doc: "the class instantiated",
-            },
-            AttrSpec {
-                name: "capture_rejections",
-                ty: AttrType::Bool,
-                doc: "created with `{ captureRejections: true }` or the file sets it globally",
-            },
-            AttrSpec {
-                name: "has_error_listener",
-                ty: AttrType::Bool,
-                doc: "an `'error'` listener is added on the binding (or by the class)",
-            },
-            AttrSpec {
-                name: "emits_error",
-                ty: AttrType::Bool,
-                doc: "`'error'` is emitted on the binding (or by the class)",
-            },
-        ],
+        attrs: attrs! {
+        "class": String = "the class instantiated",
+        "capture_rejections": Bool = "created with `{ captureRejections: true }` or the file sets it globally",
+        "has_error_listener": Bool = "an `'error'` listener is added on the binding (or by the class)",
+        "emits_error": Bool = "`'error'` is emitted on the binding (or by the class)",
+        },
     },
     KindSpec {
         kind: "emitter_listen",
         transport: TRANSPORT,
         doc: "`.on/.once/.addListener/.prependListener(event, fn)` on an emitter. Name: the event.",
-        attrs: &[
-            AttrSpec {
-                name: "method",
-                ty: AttrType::String,
-                doc: "the method called",
-            },
-            AttrSpec {
-                name: "receiver",
-                ty: AttrType::String,
-                doc: "the emitter as written (`bus`, `this`)",
-            },
-            AttrSpec {
-                name: "emitter",
-                ty: AttrType::String,
-                doc: "the emitter's identity: its binding, or the class for `this`",
-            },
-            AttrSpec {
-                name: "literal",
-                ty: AttrType::Bool,
-                doc: "the event name is a string literal",
-            },
-            AttrSpec {
-                name: "handler_async",
-                ty: AttrType::Bool,
-                doc: "the handler is an `async` function",
-            },
-            AttrSpec {
-                name: "handler_unguarded_await",
-                ty: AttrType::Bool,
-                doc: "the async handler awaits outside any `try` block",
-            },
-            AttrSpec {
-                name: "capture_rejections",
-                ty: AttrType::Bool,
-                doc: "rejections of async handlers are captured on this emitter",
-            },
-            AttrSpec {
-                name: "in_handler",
-                ty: AttrType::String,
-                doc: "the innermost per-request / per-message handler the listener is added in (`route`, `server`, `request`, `connection`, `message`, `interval`); absent if none",
-            },
-            AttrSpec {
-                name: "in_loop",
-                ty: AttrType::Bool,
-                doc: "the listener is added once per iteration of a loop",
-            },
-            AttrSpec {
-                name: "emitter_local",
-                ty: AttrType::Bool,
-                doc: "the emitter is created inside that same handler or loop (it dies with it)",
-            },
-            AttrSpec {
-                name: "removed",
-                ty: AttrType::Bool,
-                doc: "an `.off/.removeListener` of the same event (or `.removeAllListeners`) on the same emitter follows in that handler or loop",
-            },
-            AttrSpec {
-                name: "handler_exits",
-                ty: AttrType::Bool,
-                doc: "`process.on('uncaughtException', fn)`: `fn` ends the process (`process.exit`, rethrow, a shutdown function); absent when `fn` is not in the file",
-            },
-        ],
+        attrs: attrs! {
+        "method": String = "the method called",
+        "receiver": String = "the emitter as written (`bus`, `this`)",
+        "emitter": String = "the emitter's identity: its binding, or the class for `this`",
+        "literal": Bool = "the event name is a string literal",
+        "handler_async": Bool = "the handler is an `async` function",
+        "handler_unguarded_await": Bool = "the async handler awaits outside any `try` block",
+        "capture_rejections": Bool = "rejections of async handlers are captured on this emitter",
+        "in_handler": String = "the innermost per-request / per-message handler the listener is added in (`route`, `server`, `request`, `connection`, `message`, `interval`); absent if none",
+        "in_loop": Bool = "the listener is added once per iteration of a loop",
+        "emitter_local": Bool = "the emitter is created inside that same handler or loop (it dies with it)",
+        "removed": Bool = "an `.off/.removeListener` of the same event (or `.removeAllListeners`) on the same emitter follows in that handler or loop",
+        "handler_exits": Bool = "`process.on('uncaughtException', fn)`: `fn` ends the process (`process.exit`, rethrow, a shutdown function); absent when `fn` is not in the file",
+        },
     },
     KindSpec {
         kind: "emitter_emit",
         transport: TRANSPORT,
         doc: "`.emit(event, ...)` on an emitter. Name: the event.",
-        attrs: &[
-            AttrSpec {
-                name: "receiver",
-                ty: AttrType::String,
-                doc: "the emitter as written",
-            },
-            AttrSpec {
-                name: "emitter",
-                ty: AttrType::String,
-                doc: "the emitter's identity",
-            },
-            AttrSpec {
-                name: "literal",
-                ty: AttrType::Bool,
-                doc: "the event name is a string literal",
-            },
-        ],
+        attrs: attrs! {
+        "receiver": String = "the emitter as written",
+        "emitter": String = "the emitter's identity",
+        "literal": Bool = "the event name is a string literal",
+        },
     },
     KindSpec {
         kind: "emitter_config",
         transport: TRANSPORT,
         doc: "An emitter setting: `setMaxListeners(n)` (name `max_listeners`), `defaultMaxListeners = n` (`default_max_listeners`), `captureRejections = true` (`capture_rejections`).",
-        attrs: &[
-            AttrSpec {
-                name: "value",
-                ty: AttrType::Value,
-                doc: "the value (a number when literal)",
-            },
-            AttrSpec {
-                name: "value_text",
-                ty: AttrType::String,
-                doc: "the value as written (`0`, `Infinity`)",
-            },
-            AttrSpec {
-                name: "receiver",
-                ty: AttrType::String,
-                doc: "the emitter or module it is set on",
-            },
-        ],
+        attrs: attrs! {
+        "value": Value = "the value (a number when literal)",
+        "value_text": String = "the value as written (`0`, `Infinity`)",
+        "receiver": String = "the emitter or module it is set on",
+        },
     },
 ];
 

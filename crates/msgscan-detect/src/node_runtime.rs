@@ -19,16 +19,10 @@ use tree_sitter::Node;
 use crate::walk::Field;
 
 use crate::engine::{Detector, FileCx, Visitor};
-use crate::fact::{AttrSpec, AttrType, KindSpec, Role};
+use crate::fact::{KindSpec, Role, attrs};
 use crate::js;
 
 pub(crate) struct NodeRuntime;
-
-macro_rules! attrs {
-    ($( $name:literal : $ty:ident = $doc:literal ),* $(,)?) => {
-        &[ $( AttrSpec { name: $name, ty: AttrType::$ty, doc: $doc } ),* ]
-    };
-}
 
 pub(crate) const KINDS: &[KindSpec] = &[
     KindSpec {

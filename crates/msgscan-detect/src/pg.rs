@@ -20,16 +20,10 @@ use serde_json::Value;
 use tree_sitter::Node;
 
 use crate::engine::{Detector, FactBuilder, FileCx, Visitor};
-use crate::fact::{AttrSpec, AttrType, KindSpec, Role};
+use crate::fact::{KindSpec, Role, attrs};
 use crate::pg_text::{self, Chan, Item, ItemKind, Payload};
 
 pub(crate) const TRANSPORT: &str = "pg_notify";
-
-macro_rules! attrs {
-    ($( $name:literal : $ty:ident = $doc:literal ),* $(,)?) => {
-        &[ $( AttrSpec { name: $name, ty: AttrType::$ty, doc: $doc } ),* ]
-    };
-}
 
 pub(crate) const KINDS: &[KindSpec] = &[
     KindSpec {

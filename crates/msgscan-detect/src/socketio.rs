@@ -25,7 +25,7 @@ use tree_sitter::Node;
 use crate::walk::Field;
 
 use crate::engine::{Detector, FactBuilder, FileCx, Visitor};
-use crate::fact::{AttrSpec, AttrType, KindSpec, Role};
+use crate::fact::{KindSpec, Role, attrs};
 use crate::walk::descendants;
 use crate::{js, py};
 
@@ -33,12 +33,6 @@ pub(crate) struct SocketIoPy;
 pub(crate) struct SocketIoJs;
 
 pub(crate) const TRANSPORT: &str = "socketio";
-
-macro_rules! attrs {
-    ($( $name:literal : $ty:ident = $doc:literal ),* $(,)?) => {
-        &[ $( AttrSpec { name: $name, ty: AttrType::$ty, doc: $doc } ),* ]
-    };
-}
 
 pub(crate) const KINDS: &[KindSpec] = &[
     KindSpec {

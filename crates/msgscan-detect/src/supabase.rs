@@ -22,7 +22,7 @@ use tree_sitter::Node;
 use crate::walk::Field;
 
 use crate::engine::{Detector, FileCx, Visitor};
-use crate::fact::{AttrSpec, AttrType, KindSpec, Role};
+use crate::fact::{KindSpec, Role, attrs};
 use crate::js;
 
 pub(crate) struct Supabase;
@@ -30,255 +30,109 @@ pub(crate) struct Supabase;
 pub(crate) const REALTIME: &str = "supabase_realtime";
 pub(crate) const EDGE: &str = "supabase_edge";
 
-const fn a(name: &'static str, ty: AttrType, doc: &'static str) -> AttrSpec {
-    AttrSpec { name, ty, doc }
-}
-
 pub(crate) const KINDS: &[KindSpec] = &[
     KindSpec {
         kind: "supabase_client",
         transport: REALTIME,
         doc: "A Supabase client created in code: `createClient(url, key)`, `createBrowserClient`, `createServerClient`, `new RealtimeClient(url)`. Name: the binding, if any.",
-        attrs: &[
-            a("factory", AttrType::String, "the function or class called"),
-            a(
-                "key",
-                AttrType::String,
-                "the key argument as written; literal keys are masked",
-            ),
-            a(
-                "service_role",
-                AttrType::Bool,
-                "the key is the service-role key (its expression names `service_role`, or it is a JWT literal whose role is `service_role`)",
-            ),
-            a(
-                "browser",
-                AttrType::Bool,
-                "the client runs in the browser: a `'use client'` file, a browser factory, a public env prefix (`NEXT_PUBLIC_`, `VITE_`, `EXPO_PUBLIC_`, `REACT_APP_`, `PUBLIC_`), a JSX/TSX file outside server-side directories (`app/`, `api/`, `*.server.*`), or a file under `components/` or `pages/` (not `pages/api/`)",
-            ),
-            a(
-                "browser_reason",
-                AttrType::String,
-                "why the client counts as a browser client",
-            ),
-        ],
+        attrs: attrs! {
+        "factory": String = "the function or class called",
+        "key": String = "the key argument as written; literal keys are masked",
+        "service_role": Bool = "the key is the service-role key (its expression names `service_role`, or it is a JWT literal whose role is `service_role`)",
+        "browser": Bool = "the client runs in the browser: a `'use client'` file, a browser factory, a public env prefix (`NEXT_PUBLIC_`, `VITE_`, `EXPO_PUBLIC_`, `REACT_APP_`, `PUBLIC_`), a JSX/TSX file outside server-side directories (`app/`, `api/`, `*.server.*`), or a file under `components/` or `pages/` (not `pages/api/`)",
+        "browser_reason": String = "why the client counts as a browser client",
+        },
     },
     KindSpec {
         kind: "supabase_channel",
         transport: REALTIME,
         doc: "`<client>.channel(topic, opts)`. Name: the topic, with `*` for each interpolated part (`room:${id}` → `room:*`); absent when the topic is not a literal or template.",
-        attrs: &[
-            a(
-                "literal",
-                AttrType::Bool,
-                "the topic is a string literal (no interpolation)",
-            ),
-            a(
-                "topic_expr",
-                AttrType::String,
-                "the topic argument as written",
-            ),
-            a(
-                "private",
-                AttrType::Bool,
-                "created with `config: { private: true }`",
-            ),
-            a(
-                "broadcast_self",
-                AttrType::Bool,
-                "`config.broadcast.self` is true",
-            ),
-            a(
-                "broadcast_ack",
-                AttrType::Bool,
-                "`config.broadcast.ack` is true",
-            ),
-            a(
-                "presence_key",
-                AttrType::String,
-                "`config.presence.key` as written",
-            ),
-            a("client", AttrType::String, "the client receiver as written"),
-            a(
-                "binding",
-                AttrType::String,
-                "the variable the channel is bound to",
-            ),
-            a(
-                "listens",
-                AttrType::List,
-                "the listener types bound on it (`postgres_changes`, `broadcast`, `presence`, `system`)",
-            ),
-            a(
-                "subscribed",
-                AttrType::Bool,
-                "`.subscribe()` is called on it",
-            ),
-            a(
-                "sends",
-                AttrType::Bool,
-                "it sends broadcasts (`.send({type: 'broadcast'})`, `.httpSend`)",
-            ),
-            a(
-                "removed",
-                AttrType::Bool,
-                "it is removed: `removeChannel(ch)`/`ch.unsubscribe()` (inside the effect's cleanup when created in an effect), or `removeAllChannels()`",
-            ),
-            a(
-                "escapes",
-                AttrType::Bool,
-                "the channel is returned or handed to other code, which may remove it",
-            ),
-            a(
-                "scope",
-                AttrType::String,
-                "where it is created: `module`, `effect` (React `useEffect`/`useLayoutEffect`, Vue `onMounted`, Svelte `onMount`), `component` (a component or hook body, i.e. every render), `function`",
-            ),
-            a(
-                "in_loop",
-                AttrType::Bool,
-                "created inside a loop of its function",
-            ),
-        ],
+        attrs: attrs! {
+        "literal": Bool = "the topic is a string literal (no interpolation)",
+        "topic_expr": String = "the topic argument as written",
+        "private": Bool = "created with `config: { private: true }`",
+        "broadcast_self": Bool = "`config.broadcast.self` is true",
+        "broadcast_ack": Bool = "`config.broadcast.ack` is true",
+        "presence_key": String = "`config.presence.key` as written",
+        "client": String = "the client receiver as written",
+        "binding": String = "the variable the channel is bound to",
+        "listens": List = "the listener types bound on it (`postgres_changes`, `broadcast`, `presence`, `system`)",
+        "subscribed": Bool = "`.subscribe()` is called on it",
+        "sends": Bool = "it sends broadcasts (`.send({type: 'broadcast'})`, `.httpSend`)",
+        "removed": Bool = "it is removed: `removeChannel(ch)`/`ch.unsubscribe()` (inside the effect's cleanup when created in an effect), or `removeAllChannels()`",
+        "escapes": Bool = "the channel is returned or handed to other code, which may remove it",
+        "scope": String = "where it is created: `module`, `effect` (React `useEffect`/`useLayoutEffect`, Vue `onMounted`, Svelte `onMount`), `component` (a component or hook body, i.e. every render), `function`",
+        "in_loop": Bool = "created inside a loop of its function",
+        },
     },
     KindSpec {
         kind: "supabase_listen",
         transport: REALTIME,
         doc: "`channel.on(type, filter, callback)`. Name: `schema.table` for `postgres_changes` (`schema.*` without a table; absent when the options are not an object literal), else the event. Client-side names are kept exactly as written: Realtime compares them with the stored names.",
-        attrs: &[
-            a(
-                "type",
-                AttrType::String,
-                "`postgres_changes`, `broadcast`, `presence` or `system`",
-            ),
-            a(
-                "event",
-                AttrType::String,
-                "the event filter (`*`, `INSERT`, a broadcast event, `sync`...)",
-            ),
-            a("schema", AttrType::String, "postgres_changes: the schema"),
-            a(
-                "table",
-                AttrType::String,
-                "postgres_changes: the table, if given",
-            ),
-            a(
-                "filter",
-                AttrType::String,
-                "postgres_changes: the row filter (`room_id=eq.1`), if given",
-            ),
-            a(
-                "has_filter",
-                AttrType::Bool,
-                "postgres_changes with literal options: a `filter` is given (absent when the options are built elsewhere)",
-            ),
-            a("topic", AttrType::String, "the channel's topic pattern"),
-            a("private", AttrType::Bool, "the channel is private"),
-        ],
+        attrs: attrs! {
+        "type": String = "`postgres_changes`, `broadcast`, `presence` or `system`",
+        "event": String = "the event filter (`*`, `INSERT`, a broadcast event, `sync`...)",
+        "schema": String = "postgres_changes: the schema",
+        "table": String = "postgres_changes: the table, if given",
+        "filter": String = "postgres_changes: the row filter (`room_id=eq.1`), if given",
+        "has_filter": Bool = "postgres_changes with literal options: a `filter` is given (absent when the options are built elsewhere)",
+        "topic": String = "the channel's topic pattern",
+        "private": Bool = "the channel is private",
+        },
     },
     KindSpec {
         kind: "supabase_subscribe",
         transport: REALTIME,
         doc: "`channel.subscribe(callback?)`. Name: the channel's topic pattern.",
-        attrs: &[
-            a(
-                "has_callback",
-                AttrType::Bool,
-                "a status callback is passed",
-            ),
-            a(
-                "callback_inline",
-                AttrType::Bool,
-                "the callback is written inline (so its body can be read)",
-            ),
-            a(
-                "handles_errors",
-                AttrType::Bool,
-                "the inline callback handles `CHANNEL_ERROR`, `TIMED_OUT` or `CLOSED`, or reads its error argument",
-            ),
-            a(
-                "listens",
-                AttrType::List,
-                "listener types bound on the channel",
-            ),
-            a("private", AttrType::Bool, "the channel is private"),
-        ],
+        attrs: attrs! {
+        "has_callback": Bool = "a status callback is passed",
+        "callback_inline": Bool = "the callback is written inline (so its body can be read)",
+        "handles_errors": Bool = "the inline callback handles `CHANNEL_ERROR`, `TIMED_OUT` or `CLOSED`, or reads its error argument",
+        "listens": List = "listener types bound on the channel",
+        "private": Bool = "the channel is private",
+        },
     },
     KindSpec {
         kind: "supabase_remove_channel",
         transport: REALTIME,
         doc: "`client.removeChannel(ch)`, `client.removeAllChannels()`, `ch.unsubscribe()`. Name: the topic removed, if known.",
-        attrs: &[
-            a(
-                "method",
-                AttrType::String,
-                "`removeChannel`, `removeAllChannels` or `unsubscribe`",
-            ),
-            a("all", AttrType::Bool, "every channel is removed"),
-        ],
+        attrs: attrs! {
+        "method": String = "`removeChannel`, `removeAllChannels` or `unsubscribe`",
+        "all": Bool = "every channel is removed",
+        },
     },
     KindSpec {
         kind: "supabase_broadcast_send",
         transport: REALTIME,
         doc: "`channel.send({ type: 'broadcast', event, payload })` or `channel.httpSend(event, payload)`. Name: the channel's topic pattern.",
-        attrs: &[
-            a("event", AttrType::String, "the event sent"),
-            a("method", AttrType::String, "`send` or `httpSend`"),
-            a(
-                "subscribed",
-                AttrType::Bool,
-                "the channel is subscribed (otherwise `send` falls back to REST)",
-            ),
-            a("private", AttrType::Bool, "the channel is private"),
-        ],
+        attrs: attrs! {
+        "event": String = "the event sent",
+        "method": String = "`send` or `httpSend`",
+        "subscribed": Bool = "the channel is subscribed (otherwise `send` falls back to REST)",
+        "private": Bool = "the channel is private",
+        },
     },
     KindSpec {
         kind: "supabase_set_auth",
         transport: REALTIME,
         doc: "`client.realtime.setAuth(token?)` / `realtimeClient.setAuth(token?)`.",
-        attrs: &[a("has_token", AttrType::Bool, "a token argument is passed")],
+        attrs: attrs! {
+        "has_token": Bool = "a token argument is passed",
+        },
     },
     KindSpec {
         kind: "edge_function",
         transport: EDGE,
         doc: "A Supabase edge function: the `Deno.serve(...)` / `serve(...)` handler of `supabase/functions/<name>/index.ts`. Name: the function (its directory).",
-        attrs: &[
-            a(
-                "uses_wait_until",
-                AttrType::Bool,
-                "the file calls `EdgeRuntime.waitUntil`",
-            ),
-            a(
-                "verifies_jwt",
-                AttrType::Bool,
-                "the file verifies a user token (`auth.getUser`, `auth.getClaims`, `jwtVerify`, djwt `verify`)",
-            ),
-            a(
-                "verifies_signature",
-                AttrType::Bool,
-                "the file verifies a request signature (`createHmac`, `crypto.subtle.verify`, `constructEvent(Async)`, `new Webhook(...).verify`, `timingSafeEqual`)",
-            ),
-            a(
-                "reads_authorization",
-                AttrType::Bool,
-                "the file reads the `Authorization` header",
-            ),
-            a(
-                "reads_signature_header",
-                AttrType::Bool,
-                "the file reads a signature header (`*signature*`, `x-hub-*`, `stripe-*`, `webhook-*`, `svix-*`)",
-            ),
-            a(
-                "uses_service_role",
-                AttrType::Bool,
-                "the file reads the service-role key",
-            ),
-            a(
-                "does_io",
-                AttrType::Bool,
-                "the file makes outbound calls or writes: `fetch`, or a query builder's `insert`/`update`/`upsert`/`delete`/`rpc`, `functions.invoke`",
-            ),
-        ],
+        attrs: attrs! {
+        "uses_wait_until": Bool = "the file calls `EdgeRuntime.waitUntil`",
+        "verifies_jwt": Bool = "the file verifies a user token (`auth.getUser`, `auth.getClaims`, `jwtVerify`, djwt `verify`)",
+        "verifies_signature": Bool = "the file verifies a request signature (`createHmac`, `crypto.subtle.verify`, `constructEvent(Async)`, `new Webhook(...).verify`, `timingSafeEqual`)",
+        "reads_authorization": Bool = "the file reads the `Authorization` header",
+        "reads_signature_header": Bool = "the file reads a signature header (`*signature*`, `x-hub-*`, `stripe-*`, `webhook-*`, `svix-*`)",
+        "uses_service_role": Bool = "the file reads the service-role key",
+        "does_io": Bool = "the file makes outbound calls or writes: `fetch`, or a query builder's `insert`/`update`/`upsert`/`delete`/`rpc`, `functions.invoke`",
+        },
     },
     KindSpec {
         kind: "edge_function_invoke",

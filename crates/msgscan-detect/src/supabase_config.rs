@@ -11,7 +11,7 @@ use msgscan_lang::Language;
 use tree_sitter::Node;
 
 use crate::engine::{Detector, FileCx, Visitor};
-use crate::fact::{AttrSpec, AttrType, KindSpec, Role};
+use crate::fact::{KindSpec, Role, attrs};
 use crate::supabase::EDGE;
 
 pub(crate) struct SupabaseConfig;
@@ -20,28 +20,12 @@ pub(crate) const KINDS: &[KindSpec] = &[KindSpec {
     kind: "edge_function_config",
     transport: EDGE,
     doc: "A `[functions.<name>]` table of `supabase/config.toml`. Name: the function. Located at its `verify_jwt` setting when there is one, else at the table header.",
-    attrs: &[
-        AttrSpec {
-            name: "verify_jwt",
-            ty: AttrType::Bool,
-            doc: "the `verify_jwt` setting (Supabase's default is `true`)",
-        },
-        AttrSpec {
-            name: "unverified",
-            ty: AttrType::Bool,
-            doc: "project-wide: `verify_jwt = false` and the function's code verifies neither a JWT nor a signature",
-        },
-        AttrSpec {
-            name: "verify_jwt_set",
-            ty: AttrType::Bool,
-            doc: "`verify_jwt` is written in the table",
-        },
-        AttrSpec {
-            name: "entrypoint",
-            ty: AttrType::String,
-            doc: "the `entrypoint` setting, if any",
-        },
-    ],
+    attrs: attrs! {
+    "verify_jwt": Bool = "the `verify_jwt` setting (Supabase's default is `true`)",
+    "unverified": Bool = "project-wide: `verify_jwt = false` and the function's code verifies neither a JWT nor a signature",
+    "verify_jwt_set": Bool = "`verify_jwt` is written in the table",
+    "entrypoint": String = "the `entrypoint` setting, if any",
+    },
 }];
 
 impl Detector for SupabaseConfig {

@@ -28,7 +28,7 @@ use tree_sitter::Node;
 use crate::walk::Field;
 
 use crate::engine::{Detector, FactBuilder, FileCx, Visitor};
-use crate::fact::{AttrSpec, AttrType, KindSpec, Role};
+use crate::fact::{KindSpec, Role, attrs};
 use crate::walk::descendants;
 use crate::{js, py};
 
@@ -36,12 +36,6 @@ pub(crate) struct WebhookPy;
 pub(crate) struct WebhookJs;
 
 const TRANSPORT: &str = "webhook";
-
-macro_rules! attrs {
-    ($( $name:literal : $ty:ident = $doc:literal ),* $(,)?) => {
-        &[ $( AttrSpec { name: $name, ty: AttrType::$ty, doc: $doc } ),* ]
-    };
-}
 
 pub(crate) const KINDS: &[KindSpec] = &[
     KindSpec {
