@@ -384,31 +384,7 @@ impl CeleryVisitor {
 
     fn on_import(&mut self, node: Node<'_>, cx: &FileCx<'_>) {
         let from = node.field("module_name").map(|m| cx.text(m).to_string());
-        let mut c = node.walk();
-        for name in node.children_by_field_name("name", &mut c) {
-            let (target, local) = match name.kind() {
-                "aliased_import" => {
-                    let Some(n) = name.field("name") else {
-                        continue;
-                    };
-                    let Some(a) = name.field("alias") else {
-                        continue;
-                    };
-                    (cx.text(n), cx.text(a))
-                }
-                _ => {
-                    let t = cx.text(name);
-                    // `import a.b` binds `a`.
-                    (
-                        t,
-                        if from.is_some() {
-                            t
-                        } else {
-                            t.split('.').next().unwrap_or(t)
-                        },
-                    )
-                }
-            };
+        for (target, local) in py::import_bindings(node, cx) {
             let canonical = match &from {
                 Some(m) => {
                     self.imported.insert(local.to_string());

@@ -43,6 +43,37 @@ struct Sql {
     unsafe_splice: bool,
 }
 
+/// `a + b` where at least one side is SQL text: the sides joined, a side that is not
+/// text becoming a `HOLE`. The splice is unsafe if a side's own text is, or a hole is not
+/// quoted (`quotes`: the expression is wrapped in a quoting call).
+fn concat_sql<'t>(
+    sides: [(Option<Sql>, Node<'t>); 2],
+    quotes: impl Fn(Node<'t>) -> bool,
+) -> Option<Sql> {
+    if sides.iter().all(|(s, _)| s.is_none()) {
+        return None;
+    }
+    let mut text = String::new();
+    let mut unsafe_splice = false;
+    for (s, side) in sides {
+        match s {
+            Some(s) => {
+                unsafe_splice |= s.unsafe_splice;
+                text.push_str(&s.text);
+            }
+            None => {
+                unsafe_splice |= !quotes(side);
+                text.push(HOLE);
+            }
+        }
+    }
+    Some(Sql {
+        text,
+        with: "concat",
+        unsafe_splice,
+    })
+}
+
 /// A connection, pool, cursor alias or pooled client seen in the file.
 #[derive(Debug, Default)]
 struct Conn {
@@ -685,32 +716,13 @@ impl PyVisitor {
                 let left = node.field("left")?;
                 let right = node.field("right")?;
                 match op {
-                    "+" => {
-                        let l = self.sql_of(left, cx);
-                        let r = self.sql_of(right, cx);
-                        if l.is_none() && r.is_none() {
-                            return None;
-                        }
-                        let mut text = String::new();
-                        let mut unsafe_splice = false;
-                        for (s, side) in [(l, left), (r, right)] {
-                            match s {
-                                Some(s) => {
-                                    unsafe_splice |= s.unsafe_splice;
-                                    text.push_str(&s.text);
-                                }
-                                None => {
-                                    unsafe_splice |= !py_quotes(side, cx);
-                                    text.push(HOLE);
-                                }
-                            }
-                        }
-                        Some(Sql {
-                            text,
-                            with: "concat",
-                            unsafe_splice,
-                        })
-                    }
+                    "+" => concat_sql(
+                        [
+                            (self.sql_of(left, cx), left),
+                            (self.sql_of(right, cx), right),
+                        ],
+                        |side| py_quotes(side, cx),
+                    ),
                     "%" => {
                         let l = self.sql_of(left, cx)?;
                         Some(Sql {
@@ -792,18 +804,8 @@ impl PyVisitor {
             return;
         };
         self.st.imports.insert(lib);
-        let mut c = node.walk();
-        for n in node.children_by_field_name("name", &mut c) {
-            let (name, local) = match n.kind() {
-                "aliased_import" => (
-                    n.field("name").map(|x| cx.text(x)),
-                    n.field("alias").map(|x| cx.text(x)),
-                ),
-                _ => (Some(cx.text(n)), Some(cx.text(n))),
-            };
-            if let (Some(name), Some(local)) = (name, local)
-                && matches!(name, "connect" | "create_pool")
-            {
+        for (name, local) in py::import_bindings(node, cx) {
+            if matches!(name, "connect" | "create_pool") {
                 self.connect_fns.insert(local.to_string(), lib);
             }
         }
@@ -1650,30 +1652,13 @@ impl JsVisitor {
                     return None;
                 }
                 let (left, right) = (node.field("left")?, node.field("right")?);
-                let l = self.sql_of(left, cx);
-                let r = self.sql_of(right, cx);
-                if l.is_none() && r.is_none() {
-                    return None;
-                }
-                let mut text = String::new();
-                let mut unsafe_splice = false;
-                for (s, side) in [(l, left), (r, right)] {
-                    match s {
-                        Some(s) => {
-                            unsafe_splice |= s.unsafe_splice;
-                            text.push_str(&s.text);
-                        }
-                        None => {
-                            unsafe_splice |= !js_quotes(side, cx);
-                            text.push(HOLE);
-                        }
-                    }
-                }
-                Some(Sql {
-                    text,
-                    with: "concat",
-                    unsafe_splice,
-                })
+                concat_sql(
+                    [
+                        (self.sql_of(left, cx), left),
+                        (self.sql_of(right, cx), right),
+                    ],
+                    |side| js_quotes(side, cx),
+                )
             }
             "object" => self.sql_of(js::object_property(node, "text", cx)?, cx),
             _ => None,

@@ -164,6 +164,31 @@ pub fn kwarg<'t>(call: Node<'t>, name: &str, cx: &FileCx<'_>) -> Option<Node<'t>
         .map(|(_, v)| v)
 }
 
+/// The names a Python import statement binds: `(imported name as written, local name)`.
+/// `import a.b` binds `a`; `import a.b as c` and `from m import a as c` bind `c`;
+/// `from m import a` binds `a`.
+pub fn import_bindings<'s>(node: Node<'_>, cx: &FileCx<'s>) -> Vec<(&'s str, &'s str)> {
+    let from = node.field("module_name").is_some();
+    let mut out = Vec::new();
+    let mut c = node.walk();
+    for name in node.children_by_field_name("name", &mut c) {
+        if name.kind() != "aliased_import" {
+            let t = cx.text(name);
+            out.push((
+                t,
+                if from {
+                    t
+                } else {
+                    t.split('.').next().unwrap_or(t)
+                },
+            ));
+        } else if let (Some(n), Some(a)) = (name.field("name"), name.field("alias")) {
+            out.push((cx.text(n), cx.text(a)));
+        }
+    }
+    out
+}
+
 /// `a.b.c` as a list of identifiers; `None` if the expression is not a plain dotted name.
 pub fn dotted<'s>(node: Node<'_>, cx: &FileCx<'s>) -> Option<Vec<&'s str>> {
     match node.kind() {

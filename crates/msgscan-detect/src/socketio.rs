@@ -210,24 +210,7 @@ impl PyVisitor {
 
     fn on_import(&mut self, node: Node<'_>, cx: &FileCx<'_>) {
         let from = node.field("module_name").map(|m| cx.text(m).to_string());
-        let mut c = node.walk();
-        for name in node.children_by_field_name("name", &mut c) {
-            let (target, local) = if name.kind() == "aliased_import" {
-                match (name.field("name"), name.field("alias")) {
-                    (Some(n), Some(a)) => (cx.text(n), cx.text(a)),
-                    _ => continue,
-                }
-            } else {
-                let t = cx.text(name);
-                (
-                    t,
-                    if from.is_some() {
-                        t
-                    } else {
-                        t.split('.').next().unwrap_or(t)
-                    },
-                )
-            };
+        for (target, local) in py::import_bindings(node, cx) {
             let canonical = match &from {
                 Some(m) => format!("{}.{target}", m.trim_start_matches('.')),
                 None if local == target => target.split('.').next().unwrap_or(target).to_string(),

@@ -246,25 +246,15 @@ impl PyVisitor {
             return;
         }
         self.imports_supabase = true;
-        let mut c = node.walk();
-        for name in node.children_by_field_name("name", &mut c) {
-            let (orig, local) = match name.kind() {
-                "aliased_import" => (
-                    name.field("name").map(|n| cx.text(n)),
-                    name.field("alias").map(|n| cx.text(n)),
-                ),
-                _ => (Some(cx.text(name)), Some(cx.text(name))),
-            };
-            if let (Some(o), Some(l)) = (orig, local)
-                && matches!(
-                    o,
-                    "create_client"
-                        | "acreate_client"
-                        | "create_async_client"
-                        | "AsyncRealtimeClient"
-                        | "RealtimeClient"
-                )
-            {
+        for (o, l) in py::import_bindings(node, cx) {
+            if matches!(
+                o,
+                "create_client"
+                    | "acreate_client"
+                    | "create_async_client"
+                    | "AsyncRealtimeClient"
+                    | "RealtimeClient"
+            ) {
                 self.factories.insert(l.to_string());
             }
         }

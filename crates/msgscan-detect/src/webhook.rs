@@ -487,24 +487,7 @@ impl PyVisitor {
         if root.starts_with("fastapi") || root.starts_with("starlette") {
             self.fastapi = true;
         }
-        let mut c = node.walk();
-        for name in node.children_by_field_name("name", &mut c) {
-            let (target, local) = if name.kind() == "aliased_import" {
-                match (name.field("name"), name.field("alias")) {
-                    (Some(n), Some(a)) => (cx.text(n), cx.text(a)),
-                    _ => continue,
-                }
-            } else {
-                let t = cx.text(name);
-                (
-                    t,
-                    if from.is_some() {
-                        t
-                    } else {
-                        t.split('.').next().unwrap_or(t)
-                    },
-                )
-            };
+        for (target, local) in py::import_bindings(node, cx) {
             if root.starts_with("django") || root.starts_with("rest_framework") {
                 self.django = true;
             }
