@@ -9,6 +9,10 @@
 //!     each stage on its own, on one thread, N rounds (the compared measurements in
 //!     rotating order); prints the medians and the ratios to parsing alone of a bare
 //!     traversal after each parse and of the per-file work (prefilter + parse + detect)
+//! msgscan-bench prefilter-check [--include-vendored] PATH
+//!     parses every file and runs each detector alone with the prefilter off: fails if a
+//!     detector finds something in a file its prefilter rules out (unsound), and prints,
+//!     per detector, the files and bytes it admits and those where it finds something
 //! ```
 #![allow(clippy::print_stdout, clippy::print_stderr, clippy::exit)]
 
@@ -57,13 +61,14 @@ fn main() -> ExitCode {
     match cmd.as_str() {
         "scan" => scan(&path, threads, &select, counts, include_vendored),
         "stages" => run_stages(&path, repeat, include_vendored),
+        "prefilter-check" => prefilter_check(&path, include_vendored),
         _ => usage(&format!("unknown command {cmd}")),
     }
 }
 
 fn usage(problem: &str) -> ExitCode {
     eprintln!(
-        "error: {problem}\nusage: msgscan-bench scan [--threads N] [--select ID,..] [--counts] [--include-vendored] PATH\n       msgscan-bench stages [--repeat N] [--include-vendored] PATH"
+        "error: {problem}\nusage: msgscan-bench scan [--threads N] [--select ID,..] [--counts] [--include-vendored] PATH\n       msgscan-bench stages [--repeat N] [--include-vendored] PATH\n       msgscan-bench prefilter-check [--include-vendored] PATH"
     );
     ExitCode::from(2)
 }
@@ -329,5 +334,77 @@ fn run_stages(path: &Path, repeat: usize, include_vendored: bool) -> ExitCode {
             ms("a full scan, 1 thread") / floor
         );
     }
+    ExitCode::SUCCESS
+}
+
+/// Per detector: (files, bytes) admitted, (files, bytes) with facts.
+type Admitted = BTreeMap<&'static str, [(usize, usize); 2]>;
+
+fn prefilter_check(path: &Path, include_vendored: bool) -> ExitCode {
+    let project = match stages::load(path, include_vendored) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut parser = stages::parser();
+    let mut per: Admitted = BTreeMap::new();
+    let (mut parsed, mut parsed_bytes, mut useful, mut useful_bytes) = (0, 0, 0, 0);
+    let mut unsound = 0;
+    for f in &project.files {
+        let Ok(tree) = parser.parse(f.language, &f.text) else {
+            eprintln!("skip {}: parse timeout", f.rel);
+            continue;
+        };
+        let each = msgscan_detect::fuzzing::detect_each(&f.rel, &f.text, &tree);
+        let admitted = each.iter().any(|(_, admits, _)| *admits);
+        let found = each.iter().any(|(_, _, facts)| !facts.is_empty());
+        let len = f.text.len();
+        for (name, admits, facts) in &each {
+            let e = per.entry(name).or_default();
+            if *admits {
+                e[0].0 += 1;
+                e[0].1 += len;
+            }
+            if !facts.is_empty() {
+                e[1].0 += 1;
+                e[1].1 += len;
+                if !admits {
+                    unsound += 1;
+                    let at: Vec<String> = facts
+                        .iter()
+                        .map(|x| format!("{}:{}", x.kind, x.line))
+                        .collect();
+                    println!("UNSOUND {name} {}: {}", f.rel, at.join(" "));
+                }
+            }
+        }
+        if admitted {
+            parsed += 1;
+            parsed_bytes += len;
+        }
+        if found {
+            useful += 1;
+            useful_bytes += len;
+        }
+    }
+    println!(
+        "files {} ({} B); admitted {parsed} ({parsed_bytes} B); with facts {useful} ({useful_bytes} B)",
+        project.files.len(),
+        project.bytes
+    );
+    println!(
+        "{:<14} {:>9} {:>12} {:>9} {:>12}",
+        "detector", "admitted", "bytes", "found", "bytes"
+    );
+    for (name, [a, y]) in &per {
+        println!("{name:<14} {:>9} {:>12} {:>9} {:>12}", a.0, a.1, y.0, y.1);
+    }
+    if unsound > 0 {
+        println!("prefilter-check: {unsound} unsound (detector, file) pairs");
+        return ExitCode::FAILURE;
+    }
+    println!("prefilter-check: sound on every file");
     ExitCode::SUCCESS
 }

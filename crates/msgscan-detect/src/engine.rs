@@ -12,6 +12,7 @@ use serde_json::Value;
 use tree_sitter::Node;
 
 use crate::fact::{Fact, Role};
+use crate::prefilter::{Candidate, Needles};
 
 /// A detector: a family of messaging constructs in some languages.
 pub trait Detector: Sync {
@@ -23,6 +24,13 @@ pub trait Detector: Sync {
     /// Literal tokens without which this detector cannot find anything in a file. A file
     /// that contains none of them (for every detector of its language) is not parsed.
     fn needles(&self) -> &'static [&'static str];
+    /// The second stage of the prefilter, for files where one of [`Detector::needles`]
+    /// occurs: `false` if the detector can tell from the text alone that it would find
+    /// nothing (for example, a needed second word is missing). Must be sound: every file
+    /// where the detector would emit a fact is admitted. The default admits every file.
+    fn admits(&self, _file: &Candidate<'_>) -> bool {
+        true
+    }
     /// Fresh per-file state.
     fn visitor<'t>(&self, file: &FileCx<'t>) -> Box<dyn Visitor<'t> + 't>;
 }
@@ -228,85 +236,6 @@ struct Dispatch {
     needles: Needles,
 }
 
-/// Every needle of every detector of one language in one automaton, so the prefilter reads
-/// a file once however many detectors and needles there are.
-struct Needles {
-    /// `None` only if the automaton could not be built; then each needle is searched alone.
-    automaton: Option<aho_corasick::AhoCorasick>,
-    /// Needle (pattern id) → the detectors (bitmask) that declared it.
-    owners: Vec<u64>,
-    patterns: Vec<&'static str>,
-    /// Detectors that declare no needle: they cannot be prefiltered and always run.
-    always: u64,
-    /// Every detector of the language.
-    all: u64,
-}
-
-impl Needles {
-    fn new(detectors: &[&'static dyn Detector]) -> Self {
-        let mut patterns: Vec<&'static str> = Vec::new();
-        let mut owners: Vec<u64> = Vec::new();
-        let mut always = 0;
-        for (i, d) in detectors.iter().enumerate() {
-            let bit = 1u64 << i;
-            // An empty needle is in every text: the detector always runs.
-            if d.needles().is_empty() || d.needles().iter().any(|n| n.is_empty()) {
-                always |= bit;
-                continue;
-            }
-            for &n in d.needles() {
-                match patterns.iter().position(|&p| p == n) {
-                    Some(k) => owners[k] |= bit,
-                    None => {
-                        patterns.push(n);
-                        owners.push(bit);
-                    }
-                }
-            }
-        }
-        let automaton = aho_corasick::AhoCorasick::new(&patterns).ok();
-        let all = if detectors.len() >= 64 {
-            u64::MAX
-        } else {
-            (1u64 << detectors.len()) - 1
-        };
-        Needles {
-            automaton,
-            owners,
-            patterns,
-            always,
-            all,
-        }
-    }
-
-    /// The detectors with a needle in `text` (plus those without needles).
-    fn active(&self, text: &str) -> u64 {
-        let mut found = self.always;
-        if found == self.all {
-            return found;
-        }
-        match &self.automaton {
-            Some(ac) => {
-                // Overlapping search: one needle inside another must not hide it.
-                for m in ac.find_overlapping_iter(text) {
-                    found |= self.owners[m.pattern().as_usize()];
-                    if found == self.all {
-                        break;
-                    }
-                }
-            }
-            None => {
-                for (p, owner) in self.patterns.iter().zip(&self.owners) {
-                    if found & owner != *owner && text.contains(p) {
-                        found |= owner;
-                    }
-                }
-            }
-        }
-        found
-    }
-}
-
 fn dispatch(language: Language) -> &'static Dispatch {
     static TABLES: OnceLock<Vec<Dispatch>> = OnceLock::new();
     let tables = TABLES.get_or_init(|| {
@@ -356,12 +285,19 @@ fn kind_masks(
     masks
 }
 
-/// Whether any detector of `language` could find something in `text` (the literal
-/// prefilter). Sound by construction: a detector runs on a file only if the file contains
-/// one of its needles (or it declares none), so a file no detector would run on cannot
-/// yield a fact. All needles of the language are searched in one pass (Aho-Corasick).
+impl Dispatch {
+    /// The detectors the prefilter lets run on `text`.
+    fn active(&self, text: &str) -> u64 {
+        self.needles.active(&self.detectors, text)
+    }
+}
+
+/// Whether any detector of `language` could find something in `text` (the prefilter, see
+/// [`crate::prefilter`]): a detector runs on a file only if one of its needles occurs and
+/// it admits the file, so a file no detector would run on yields no fact and need not be
+/// parsed.
 pub fn may_match(language: Language, text: &str) -> bool {
-    dispatch(language).needles.active(text) != 0
+    dispatch(language).active(text) != 0
 }
 
 /// Runs every detector of the file's language over its trees in one traversal and returns
@@ -392,8 +328,43 @@ pub fn detect_until(
     deadline: Option<Instant>,
 ) -> Result<Vec<Fact>, DetectTimeout> {
     let table = dispatch(parsed.language);
+    run(table, table.active(text), path, text, parsed, deadline)
+}
+
+/// Detection with every detector of the language, prefilter off: the reference the
+/// prefilter is checked against (tests, fuzzers, `msgscan-bench prefilter-check`).
+pub(crate) fn detect_unfiltered(path: &str, text: &str, parsed: &ParsedFile) -> Vec<Fact> {
+    let table = dispatch(parsed.language);
+    run(table, table.needles.all, path, text, parsed, None).unwrap_or_default()
+}
+
+/// Each detector of the file's language run alone with the prefilter off, by name, and
+/// whether the prefilter admits it: what the prefilter's soundness and precision are
+/// measured with.
+pub(crate) fn detect_each(
+    path: &str,
+    text: &str,
+    parsed: &ParsedFile,
+) -> Vec<(&'static str, bool, Vec<Fact>)> {
+    let table = dispatch(parsed.language);
+    let active = table.active(text);
+    (0..table.detectors.len())
+        .map(|i| {
+            let facts = run(table, 1 << i, path, text, parsed, None).unwrap_or_default();
+            (table.detectors[i].name(), active & (1 << i) != 0, facts)
+        })
+        .collect()
+}
+
+fn run(
+    table: &Dispatch,
+    active_mask: u64,
+    path: &str,
+    text: &str,
+    parsed: &ParsedFile,
+    deadline: Option<Instant>,
+) -> Result<Vec<Fact>, DetectTimeout> {
     let mut cx = FileCx::new(path, parsed.language, text);
-    let active_mask = table.needles.active(text);
     if active_mask == 0 {
         return Ok(Vec::new());
     }
@@ -551,9 +522,14 @@ mod tests {
     fn prefilter_matches_the_needle_definition() {
         let mut hits = 0;
         for (lang, text) in texts() {
-            let mask = dispatch(lang).needles.active(&text);
+            let mask = dispatch(lang).needles.found(&text).0;
             assert_eq!(mask, naive(lang, &text), "{lang}: {text:?}");
-            assert_eq!(may_match(lang, &text), mask != 0);
+            assert_eq!(may_match(lang, &text), dispatch(lang).active(&text) != 0);
+            assert_eq!(
+                dispatch(lang).active(&text) & !mask,
+                0,
+                "admits only narrows"
+            );
             hits += usize::from(mask != 0);
         }
         assert!(hits > 10, "the texts exercise the needles: {hits}");
@@ -567,7 +543,7 @@ mod tests {
             let table = dispatch(lang);
             for (i, d) in table.detectors.iter().enumerate() {
                 for n in d.needles() {
-                    assert_ne!(table.needles.active(n) & (1 << i), 0, "{lang}: {n}");
+                    assert_ne!(table.needles.found(n).0 & (1 << i), 0, "{lang}: {n}");
                 }
             }
         }

@@ -15,6 +15,7 @@ mod node_runtime;
 mod pg;
 mod pg_clients;
 mod pg_text;
+mod prefilter;
 mod py;
 mod socketio;
 mod supabase;
@@ -30,6 +31,7 @@ pub use engine::{
 };
 pub use fact::{AttrSpec, AttrType, COMMON_FIELDS, Fact, KindSpec, Role};
 pub use link::{Channel, Linker, Topology};
+pub use prefilter::Candidate;
 pub use supabase_config::{UnverifiedEdgeFunction, edge_functions_without_verification};
 pub use supabase_sql::{UnprotectedTable, realtime_tables_without_rls};
 
@@ -37,6 +39,26 @@ pub use supabase_sql::{UnprotectedTable, realtime_tables_without_rls};
 #[doc(hidden)]
 pub mod fuzzing {
     use std::ops::Range;
+
+    /// Detection with the prefilter off: every detector of the language runs. The prefilter
+    /// is sound if and only if this equals [`crate::detect`] on every input.
+    pub fn detect_unfiltered(
+        path: &str,
+        text: &str,
+        parsed: &msgscan_lang::ParsedFile,
+    ) -> Vec<crate::Fact> {
+        crate::engine::detect_unfiltered(path, text, parsed)
+    }
+
+    /// Each detector of the file's language alone, prefilter off: (name, whether the
+    /// prefilter admits the file for it, its facts).
+    pub fn detect_each(
+        path: &str,
+        text: &str,
+        parsed: &msgscan_lang::ParsedFile,
+    ) -> Vec<(&'static str, bool, Vec<crate::Fact>)> {
+        crate::engine::detect_each(path, text, parsed)
+    }
 
     /// Runs the SQL text scanner of Postgres statements (LISTEN / NOTIFY / `pg_notify`,
     /// dollar quotes, payload classification, `EXECUTE` text building) over `s` and returns

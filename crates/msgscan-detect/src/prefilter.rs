@@ -1,0 +1,212 @@
+//! The prefilter: which detectors could find anything in a file, decided from its text
+//! before it is parsed.
+//!
+//! Two stages. First every needle of every detector of the language is searched in one pass
+//! (Aho-Corasick); a detector none of whose needles occurs is out. Then each remaining
+//! detector's [`Detector::admits`] looks closer (conjunctions of words, words ignoring case,
+//! identifiers that must contain two words) and may rule the file out too. A file no
+//! detector admits is not parsed.
+//!
+//! Both stages must be sound: a detector may rule a file out only if it could emit no fact
+//! from it. The check of that is empirical and strict: on every fixture (a test), on the
+//! benchmark corpus (`msgscan-bench prefilter-check`) and under the fuzzers, detection with
+//! the prefilter must give exactly the facts of detection without it.
+
+use std::ops::Range;
+use std::sync::OnceLock;
+
+use aho_corasick::AhoCorasick;
+
+use crate::engine::Detector;
+
+/// A file the needles let through for a detector, as [`Detector::admits`] sees it.
+#[derive(Debug)]
+pub struct Candidate<'a> {
+    pub text: &'a str,
+    needles: &'a Needles,
+    hits: &'a [u64],
+}
+
+impl Candidate<'_> {
+    /// Whether `needle` occurs in the text (as written, case included). Free for the
+    /// language's needles (the first stage found them); other words are searched.
+    pub fn has(&self, needle: &str) -> bool {
+        match self.needles.patterns.iter().position(|&p| p == needle) {
+            Some(i) => self.hits[i / 64] >> (i % 64) & 1 == 1,
+            None => self.text.contains(needle),
+        }
+    }
+
+    /// Whether any of `needles` occurs in the text (see [`Candidate::has`]).
+    pub fn any(&self, needles: &[&str]) -> bool {
+        needles.iter().any(|n| self.has(n))
+    }
+}
+
+/// Every needle of every detector of one language in one automaton, so the prefilter reads
+/// a file once however many detectors and needles there are.
+#[derive(Debug)]
+pub(crate) struct Needles {
+    /// `None` only if the automaton could not be built; then each needle is searched alone.
+    automaton: Option<AhoCorasick>,
+    /// Needle (pattern id) → the detectors (bitmask) that declared it.
+    owners: Vec<u64>,
+    patterns: Vec<&'static str>,
+    /// Detectors that declare no needle: they cannot be prefiltered and always run.
+    always: u64,
+    /// Every detector of the language.
+    pub(crate) all: u64,
+}
+
+impl Needles {
+    pub(crate) fn new(detectors: &[&'static dyn Detector]) -> Self {
+        let mut patterns: Vec<&'static str> = Vec::new();
+        let mut owners: Vec<u64> = Vec::new();
+        let mut always = 0;
+        for (i, d) in detectors.iter().enumerate() {
+            let bit = 1u64 << i;
+            // An empty needle is in every text: the detector always runs.
+            if d.needles().is_empty() || d.needles().iter().any(|n| n.is_empty()) {
+                always |= bit;
+                continue;
+            }
+            for &n in d.needles() {
+                match patterns.iter().position(|&p| p == n) {
+                    Some(k) => owners[k] |= bit,
+                    None => {
+                        patterns.push(n);
+                        owners.push(bit);
+                    }
+                }
+            }
+        }
+        let automaton = AhoCorasick::new(&patterns).ok();
+        let all = if detectors.len() >= 64 {
+            u64::MAX
+        } else {
+            (1u64 << detectors.len()) - 1
+        };
+        Needles {
+            automaton,
+            owners,
+            patterns,
+            always,
+            all,
+        }
+    }
+
+    /// The detectors with a needle in `text` (plus those without needles), before
+    /// [`Detector::admits`]; and which needles occur (a bitset over pattern ids).
+    pub(crate) fn found(&self, text: &str) -> (u64, Vec<u64>) {
+        let mut found = self.always;
+        let mut hits = vec![0u64; self.patterns.len().div_ceil(64)];
+        let mut set = |k: usize, found: &mut u64| {
+            hits[k / 64] |= 1 << (k % 64);
+            *found |= self.owners[k];
+        };
+        match &self.automaton {
+            Some(ac) => {
+                // Overlapping search: one needle inside another must not hide it. Every
+                // needle is looked for (not only until each detector has one): admits
+                // reads them.
+                for m in ac.find_overlapping_iter(text) {
+                    set(m.pattern().as_usize(), &mut found);
+                }
+            }
+            None => {
+                for (k, p) in self.patterns.iter().enumerate() {
+                    if text.contains(p) {
+                        set(k, &mut found);
+                    }
+                }
+            }
+        }
+        (found, hits)
+    }
+
+    /// The detectors that could find something in `text`: a needle occurs and the
+    /// detector admits the file.
+    pub(crate) fn active(&self, detectors: &[&'static dyn Detector], text: &str) -> u64 {
+        let (found, hits) = self.found(text);
+        let candidate = Candidate {
+            text,
+            needles: self,
+            hits: &hits,
+        };
+        let mut active = self.always;
+        let mut m = found & !self.always;
+        while m != 0 {
+            let i = m.trailing_zeros() as usize;
+            m &= m - 1;
+            if detectors[i].admits(&candidate) {
+                active |= 1 << i;
+            }
+        }
+        active
+    }
+}
+
+/// A set of words searched for ignoring ASCII case, for [`Detector::admits`]: built on
+/// first use and shared by all threads.
+#[allow(dead_code)] // TEMP: used by the detectors' admits in the next commits
+#[derive(Debug)]
+pub(crate) struct Words {
+    words: &'static [&'static str],
+    automaton: OnceLock<Option<AhoCorasick>>,
+}
+
+#[allow(dead_code)] // TEMP
+impl Words {
+    pub(crate) const fn new(words: &'static [&'static str]) -> Self {
+        Words {
+            words,
+            automaton: OnceLock::new(),
+        }
+    }
+
+    fn automaton(&self) -> Option<&AhoCorasick> {
+        self.automaton
+            .get_or_init(|| {
+                AhoCorasick::builder()
+                    .ascii_case_insensitive(true)
+                    .build(self.words)
+                    .ok()
+            })
+            .as_ref()
+    }
+
+    /// Whether any of the words occurs in `text`, in any case. (If the automaton could not
+    /// be built, every text is admitted: the prefilter stays sound.)
+    pub(crate) fn any_in(&self, text: &str) -> bool {
+        match self.automaton() {
+            Some(ac) => ac.is_match(text),
+            None => true,
+        }
+    }
+
+    /// Where the words occur, in any case (overlapping occurrences included).
+    pub(crate) fn find_in<'a>(&'a self, text: &'a str) -> impl Iterator<Item = Range<usize>> + 'a {
+        let ac = self.automaton();
+        let unbuilt = ac.is_none().then_some(0..text.len());
+        ac.into_iter()
+            .flat_map(move |ac| ac.find_overlapping_iter(text).map(|m| m.range()))
+            .chain(unbuilt)
+    }
+}
+
+/// The identifier (ASCII letters, digits, `_`, `$`) around `range` of `text`.
+#[allow(dead_code)] // TEMP
+pub(crate) fn identifier_around(text: &str, range: Range<usize>) -> &str {
+    let bytes = text.as_bytes();
+    let ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'$';
+    let mut start = range.start.min(bytes.len());
+    let mut end = range.end.min(bytes.len());
+    while start > 0 && ident(bytes[start - 1]) {
+        start -= 1;
+    }
+    while end < bytes.len() && ident(bytes[end]) {
+        end += 1;
+    }
+    // ASCII boundaries, so always char boundaries unless the range itself cut a character.
+    text.get(start..end).unwrap_or_default()
+}
