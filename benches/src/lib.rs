@@ -216,11 +216,14 @@ pub fn detect(project: &Project, which: &[usize], parsed: &[ParsedFile]) -> Vec<
 pub fn analyze(parser: &mut FileParser, project: &Project) -> Vec<Fact> {
     let mut facts = Vec::new();
     for f in &project.files {
-        if !msgscan_detect::may_match(f.language, &f.text) {
+        let active = msgscan_detect::prefilter(f.language, &f.text);
+        if active.is_empty() {
             continue;
         }
-        if let Ok(p) = parser.parse(f.language, &f.text) {
-            facts.extend(msgscan_detect::detect(&f.rel, &f.text, &p));
+        if let Ok(p) = parser.parse(f.language, &f.text)
+            && let Ok(found) = msgscan_detect::detect_until(&f.rel, &f.text, &p, active, None)
+        {
+            facts.extend(found);
         }
     }
     facts

@@ -292,18 +292,40 @@ impl Dispatch {
     }
 }
 
-/// Whether any detector of `language` could find something in `text` (the prefilter, see
+/// The detectors of a language that the prefilter lets run on one text (see
 /// [`crate::prefilter`]): a detector runs on a file only if one of its needles occurs and
-/// it admits the file, so a file no detector would run on yields no fact and need not be
-/// parsed.
-pub fn may_match(language: Language, text: &str) -> bool {
-    dispatch(language).active(text) != 0
+/// it admits the file, so a file with none yields no fact and need not be parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Prefiltered {
+    language: Language,
+    mask: u64,
 }
 
-/// Runs every detector of the file's language over its trees in one traversal and returns
-/// the facts, in emission order.
+impl Prefiltered {
+    /// No detector could find anything: the file need not be parsed.
+    pub fn is_empty(self) -> bool {
+        self.mask == 0
+    }
+}
+
+/// Runs the prefilter on `text` as `language`.
+pub fn prefilter(language: Language, text: &str) -> Prefiltered {
+    Prefiltered {
+        language,
+        mask: dispatch(language).active(text),
+    }
+}
+
+/// Whether any detector of `language` could find something in `text`.
+pub fn may_match(language: Language, text: &str) -> bool {
+    !prefilter(language, text).is_empty()
+}
+
+/// Runs every detector of the file's language that the prefilter admits over its trees in
+/// one traversal and returns the facts, in emission order.
 pub fn detect(path: &str, text: &str, parsed: &ParsedFile) -> Vec<Fact> {
-    detect_until(path, text, parsed, None).unwrap_or_default()
+    let active = prefilter(parsed.language, text);
+    detect_until(path, text, parsed, active, None).unwrap_or_default()
 }
 
 /// Detection of one file ran past its deadline; its facts are dropped (visitors that
@@ -319,16 +341,24 @@ impl std::fmt::Display for DetectTimeout {
 
 impl std::error::Error for DetectTimeout {}
 
-/// [`detect`] with a deadline, checked every few thousand nodes: a pathological file costs
-/// at most about the budget, and the caller reports it.
+/// [`detect`] with the prefilter's answer for `text` (computed before parsing, so not
+/// again) and a deadline, checked every few thousand nodes: a pathological file costs at
+/// most about the budget, and the caller reports it.
 pub fn detect_until(
     path: &str,
     text: &str,
     parsed: &ParsedFile,
+    active: Prefiltered,
     deadline: Option<Instant>,
 ) -> Result<Vec<Fact>, DetectTimeout> {
     let table = dispatch(parsed.language);
-    run(table, table.active(text), path, text, parsed, deadline)
+    // An answer for another language's detectors would be meaningless: ask again.
+    let mask = if active.language == parsed.language {
+        active.mask
+    } else {
+        table.active(text)
+    };
+    run(table, mask, path, text, parsed, deadline)
 }
 
 /// Detection with every detector of the language, prefilter off: the reference the

@@ -26,8 +26,8 @@ mod walk;
 mod webhook;
 
 pub use engine::{
-    Ancestors, DetectTimeout, Detector, FactBuilder, FileCx, Visitor, detect, detect_until,
-    may_match,
+    Ancestors, DetectTimeout, Detector, FactBuilder, FileCx, Prefiltered, Visitor, detect,
+    detect_until, may_match, prefilter,
 };
 pub use fact::{AttrSpec, AttrType, COMMON_FIELDS, Fact, KindSpec, Role};
 pub use link::{Channel, Linker, Topology};

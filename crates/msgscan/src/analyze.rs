@@ -254,9 +254,9 @@ fn analyze_content(
     if options.suppressions {
         out.suppressions = crate::suppress::parse(&text);
     }
-    let detect = msgscan_detect::may_match(language, &text);
+    let active = msgscan_detect::prefilter(language, &text);
     let query = rulebook.queries_may_match(language, &text);
-    if !detect && !query {
+    if active.is_empty() && !query {
         out.source = retained_source(&text, out);
         return;
     }
@@ -282,10 +282,10 @@ fn analyze_content(
             column: Some(lc.column),
         });
     }
-    if detect {
+    if !active.is_empty() {
         // A budget too large to represent is no budget.
         let deadline = std::time::Instant::now().checked_add(options.detect_timeout);
-        match msgscan_detect::detect_until(&file.rel, &text, &parsed, deadline) {
+        match msgscan_detect::detect_until(&file.rel, &text, &parsed, active, deadline) {
             Ok(facts) => out.facts = facts,
             Err(timeout) => {
                 out.error = Some(error(
