@@ -33,6 +33,7 @@ use crate::engine::{Detector, FileCx, Visitor};
 use crate::fact::Role;
 use crate::pg::{TRANSPORT, chan_fact, item_kind, payload_fact};
 use crate::pg_text::{self, Chan, HOLE, Item, ItemKind, Payload};
+use crate::prefilter::{Candidate, Words, identifier_around};
 use crate::{js, py};
 
 /// SQL text assembled from source: literal parts plus holes for spliced values.
@@ -397,6 +398,172 @@ fn sql_facts(
 }
 
 // ---------------------------------------------------------------------------------------
+// Prefilter helpers (socketio.rs uses them too)
+
+/// How a word is delimited in a text: [`word_around`] (Python identifiers, words of the SQL
+/// lexer) or [`identifier_around`] (JS identifiers, `$` included).
+pub(crate) type Around = for<'a> fn(&'a str, Range<usize>) -> &'a str;
+
+/// The run of ASCII letters, digits and `_` around `range` of `text`: a Python identifier,
+/// and a word of the SQL lexer (`pg_text::lex`) as far as ASCII goes (a non-ASCII neighbour
+/// ends the run here but not there, so the run is never longer than the lexer's word).
+pub(crate) fn word_around(text: &str, range: Range<usize>) -> &str {
+    text.get(word_span(text, range)).unwrap_or_default()
+}
+
+/// The byte range of [`word_around`].
+fn word_span(text: &str, range: Range<usize>) -> Range<usize> {
+    let b = text.as_bytes();
+    let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    let mut start = range.start.min(b.len());
+    let mut end = range.end.min(b.len());
+    while start > 0 && word(b[start - 1]) {
+        start -= 1;
+    }
+    while end < b.len() && word(b[end]) {
+        end += 1;
+    }
+    start..end
+}
+
+/// Whether some occurrence (ignoring case) of one of `list` lies in a whole word (delimited
+/// by `around`) that `accept`s. `words` is `Words::new(list)`; if its automaton could not be
+/// built, every text is accepted.
+pub(crate) fn any_word(
+    text: &str,
+    words: &Words,
+    list: &[&str],
+    around: Around,
+    accept: impl Fn(&str) -> bool,
+) -> bool {
+    words.find_in(text).any(|r| {
+        let m = text.get(r.clone()).unwrap_or_default();
+        !list.iter().any(|w| w.eq_ignore_ascii_case(m)) || accept(around(text, r))
+    })
+}
+
+/// Which words of a list (at most 64) occur in a text as whole words, case as written.
+pub(crate) struct Present {
+    list: &'static [&'static str],
+    mask: u64,
+}
+
+impl Present {
+    /// `words` is `Words::new(list)`. If its automaton could not be built, every word is
+    /// taken to be present.
+    pub(crate) fn of(
+        text: &str,
+        words: &Words,
+        list: &'static [&'static str],
+        around: Around,
+    ) -> Present {
+        let mut mask = 0u64;
+        for r in words.find_in(text) {
+            let m = text.get(r.clone()).unwrap_or_default();
+            if !list.iter().any(|w| w.eq_ignore_ascii_case(m)) {
+                return Present {
+                    list,
+                    mask: u64::MAX,
+                };
+            }
+            let w = around(text, r);
+            if let Some(i) = list.iter().position(|x| *x == w)
+                && i < 64
+            {
+                mask |= 1 << i;
+            }
+        }
+        Present { list, mask }
+    }
+
+    /// Whether `w` occurs; a word not in the list (or past the 64th) is taken to occur.
+    pub(crate) fn has(&self, w: &str) -> bool {
+        self.list
+            .iter()
+            .position(|x| *x == w)
+            .is_none_or(|i| i >= 64 || self.mask >> i & 1 == 1)
+    }
+
+    pub(crate) fn any(&self, ws: &[&str]) -> bool {
+        ws.iter().any(|w| self.has(w))
+    }
+}
+
+const SQL_LIST: &[&str] = &["listen", "notify"];
+static SQL_WORDS: Words = Words::new(SQL_LIST);
+
+/// Whether the text may hold SQL in which `pg_text::scan` finds an item (any case):
+/// - a statement: a whole word `LISTEN`, `UNLISTEN` or `NOTIFY` that starts a statement.
+///   The SQL is the raw text of string literals (escape sequences stay raw), joined, with
+///   holes (word bytes) for spliced values, so what the lexer sees around a keyword is what
+///   the source has, but at the edge of a literal (a quote, a `{...}` placeholder, a `$tag$`).
+///   The lexer's word ends at a non-word byte on both sides, and a statement starts after
+///   `;`, after an opening word (`BEGIN`, `THEN`, `DO`, ...), at the start of the text or of
+///   a dollar-quoted body, with blanks and comments between. So before the keyword, blanks
+///   skipped, the source has a newline (a comment may end there), the start of the file, a
+///   quote, `;`, `/` (`*/`), `{` / `}`, `$` or an opening word.
+/// - a word ending in `pg_notify` (a `%s` / `$1` placeholder may stick to its front).
+///
+/// The SQL is taken to be written in one literal: a keyword assembled from pieces
+/// (`"LIS" + "TEN x"`) is not looked for.
+fn sql_keyword(text: &str) -> bool {
+    SQL_WORDS.find_in(text).any(|r| {
+        let m = text.get(r.clone()).unwrap_or_default();
+        if !SQL_LIST.iter().any(|k| k.eq_ignore_ascii_case(m)) {
+            return true; // the automaton could not be built
+        }
+        let span = word_span(text, r);
+        let w = text.get(span.clone()).unwrap_or_default();
+        let next = text.as_bytes()[span.end..]
+            .iter()
+            .copied()
+            .find(|c| !c.is_ascii_whitespace() && *c != 0x0b);
+        if ["listen", "unlisten", "notify"]
+            .iter()
+            .any(|k| w.eq_ignore_ascii_case(k))
+        {
+            // a channel follows (a word, quoted name, placeholder, hole or `*`), or a
+            // comment, or the literal ends: not punctuation or an operator
+            return starts_statement(text, span.start)
+                && !next.is_some_and(|c| b"(),.;[]=<>~!@#^&|?+".contains(&c));
+        }
+        // `(` follows, or a comment, or the literal ends (`{}`: a placeholder)
+        w.len() >= 9
+            && w.as_bytes()[w.len() - 9..].eq_ignore_ascii_case(b"pg_notify")
+            && next.is_none_or(|c| b"(/-'\"`{".contains(&c))
+    })
+}
+
+/// Whether a keyword at byte `at` may start an SQL statement (see [`sql_keyword`]).
+fn starts_statement(text: &str, at: usize) -> bool {
+    // pg_text's statement openers
+    const OPENERS: &[&str] = &["begin", "then", "else", "loop", "as", "do"];
+    let b = text.as_bytes();
+    let mut i = at.min(b.len());
+    while i > 0 && (b[i - 1].is_ascii_whitespace() || b[i - 1] == 0x0b) {
+        if b[i - 1] == b'\n' {
+            return true;
+        }
+        i -= 1;
+    }
+    if i == 0
+        || matches!(
+            b[i - 1],
+            b'\'' | b'"' | b'`' | b';' | b'/' | b'{' | b'}' | b'$'
+        )
+    {
+        return true;
+    }
+    // the word that ends there
+    let end = i;
+    while i > 0 && (b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_') {
+        i -= 1;
+    }
+    let before = text.get(i..end).unwrap_or_default();
+    OPENERS.iter().any(|o| before.eq_ignore_ascii_case(o))
+}
+
+// ---------------------------------------------------------------------------------------
 // Python
 
 pub(crate) struct PgPython;
@@ -418,14 +585,105 @@ impl Detector for PgPython {
         ]
     }
     fn needles(&self) -> &'static [&'static str] {
+        // One of these is a conjunct of every path in `admits`.
         &[
-            "LISTEN", "listen", "Listen", "NOTIFY", "notify", "Notify", "psycopg", "asyncpg",
+            "Connection",
+            "psycopg",
+            "asyncpg",
+            "aiopg",
+            "execute",
+            "mogrify",
+            "fetch",
+            "exec_driver_sql",
+            "add_listener",
+            "remove_listener",
+            "notifies",
+            "add_notify_handler",
         ]
+    }
+    /// A necessary condition of each way `PyVisitor` emits a fact:
+    /// - `pg_connection` (`constructor`): a pool class (`ConnectionPool`, `AsyncConnectionPool`,
+    ///   `SimpleConnectionPool`, `ThreadedConnectionPool`: any receiver, even
+    ///   `redis.ConnectionPool`), or `connect` called on `Connection` / `AsyncConnection` or
+    ///   on a module psycopg2 / psycopg / psycopg_pool / asyncpg / aiopg (by name, or
+    ///   imported from it), or asyncpg's `create_pool`;
+    /// - `pg_listen` / `pg_unlisten` / `pg_notify` from SQL (`sql_facts`): an execute-like
+    ///   method (`PY_EXEC`) and a LISTEN / UNLISTEN / NOTIFY / pg_notify word;
+    /// - asyncpg `add_listener` / `remove_listener`: asyncpg in the file, or a connection
+    ///   from `acquire()` (taken to be asyncpg's);
+    /// - `pg_notification_handler` (`notifies`, `add_notify_handler`): psycopg / aiopg in the
+    ///   file, or a connection of the file (a constructor above, or `acquire()`,
+    ///   `getconn()`, `connection()`).
+    fn admits(&self, file: &Candidate<'_>) -> bool {
+        let w = Present::of(file.text, &PY_WORDS, PY_WORD_LIST, word_around);
+        // the modules `py_module_lib` knows but sqlalchemy (a whole word: the root of a
+        // dotted name)
+        let lib = w.any(&["psycopg2", "psycopg", "psycopg_pool", "asyncpg", "aiopg"]);
+        let constructor = w.any(&[
+            "ConnectionPool",
+            "AsyncConnectionPool",
+            "SimpleConnectionPool",
+            "ThreadedConnectionPool",
+        ]) || w.has("connect")
+            && (lib || w.any(&["Connection", "AsyncConnection"]))
+            || w.has("create_pool") && w.has("asyncpg");
+        if constructor {
+            return true;
+        }
+        if w.any(PY_EXEC) && sql_keyword(file.text) {
+            return true;
+        }
+        if w.any(&["add_listener", "remove_listener"]) && w.any(&["asyncpg", "acquire"]) {
+            return true;
+        }
+        w.any(&["notifies", "add_notify_handler"])
+            && w.any(&[
+                "psycopg2",
+                "psycopg",
+                "psycopg_pool",
+                "aiopg",
+                "acquire",
+                "getconn",
+                "connection",
+            ])
     }
     fn visitor<'t>(&self, _file: &FileCx<'t>) -> Box<dyn Visitor<'t> + 't> {
         Box::<PyVisitor>::default()
     }
 }
+
+/// The Python identifiers `PgPython::admits` looks for (`PY_EXEC` included).
+const PY_WORD_LIST: &[&str] = &[
+    "psycopg2",
+    "psycopg",
+    "psycopg_pool",
+    "asyncpg",
+    "aiopg",
+    "connect",
+    "Connection",
+    "AsyncConnection",
+    "create_pool",
+    "ConnectionPool",
+    "AsyncConnectionPool",
+    "SimpleConnectionPool",
+    "ThreadedConnectionPool",
+    "execute",
+    "executemany",
+    "executescript",
+    "mogrify",
+    "fetch",
+    "fetchrow",
+    "fetchval",
+    "exec_driver_sql",
+    "add_listener",
+    "remove_listener",
+    "acquire",
+    "notifies",
+    "add_notify_handler",
+    "getconn",
+    "connection",
+];
+static PY_WORDS: Words = Words::new(PY_WORD_LIST);
 
 #[derive(Default)]
 struct PyVisitor {
@@ -1393,21 +1651,56 @@ impl Detector for PgNode {
         ]
     }
     fn needles(&self) -> &'static [&'static str] {
+        // One of these is a conjunct of every path in `admits`.
         &[
             "'pg'",
             "\"pg\"",
-            "pg-listen",
-            "pg-pool",
+            "`pg`",
+            "'pg-pool'",
+            "\"pg-pool\"",
+            "`pg-pool`",
+            "'pg-listen'",
+            "\"pg-listen\"",
+            "`pg-listen`",
             "LISTEN",
-            "listen",
             "NOTIFY",
-            "notify",
+            "pg_notify",
         ]
+    }
+    /// A necessary condition of each way `JsVisitor` emits a fact. Modules are recognised by
+    /// the exact string (`js::string_value` is the raw text between the quotes):
+    /// - pg-listen imported: subscribers, `listenTo` / `notify` / `unlisten`, handlers;
+    /// - `pg_connection` from `new`: pg or pg-pool imported, and `Client` / `Pool` named (a
+    ///   pg-pool default import may have any name);
+    /// - `pg_notification_handler` (`.on('notification')`): pg / pg-pool (or pg-listen)
+    ///   imported, since the receiver must be a connection of the file or pg imported;
+    /// - SQL through `.query(...)`: a LISTEN / UNLISTEN / NOTIFY / pg_notify word, and pg
+    ///   imported or the argument as written containing `LISTEN`, `NOTIFY` or `pg_notify`.
+    fn admits(&self, file: &Candidate<'_>) -> bool {
+        if file.any(&["'pg-listen'", "\"pg-listen\"", "`pg-listen`"]) {
+            return true;
+        }
+        let pool = file.any(&["'pg-pool'", "\"pg-pool\"", "`pg-pool`"]);
+        let pg = pool || file.any(&["'pg'", "\"pg\"", "`pg`"]);
+        let w = Present::of(file.text, &JS_PG_WORDS, JS_PG_WORD_LIST, identifier_around);
+        if pg && w.has("new") && (pool || w.any(&["Client", "Pool"])) {
+            return true;
+        }
+        if pg && file.any(&["'notification'", "\"notification\"", "`notification`"]) {
+            return true;
+        }
+        w.has("query")
+            && (pg || file.any(&["LISTEN", "NOTIFY", "pg_notify"]))
+            && sql_keyword(file.text)
     }
     fn visitor<'t>(&self, _file: &FileCx<'t>) -> Box<dyn Visitor<'t> + 't> {
         Box::<JsVisitor>::default()
     }
 }
+
+/// The JS identifiers `PgNode::admits` looks for.
+const JS_PG_WORD_LIST: &[&str] = &["new", "Client", "Pool", "query"];
+static JS_PG_WORDS: Words = Words::new(JS_PG_WORD_LIST);
 
 #[derive(Default)]
 struct JsVisitor {
@@ -2038,8 +2331,105 @@ impl<'t> Visitor<'t> for JsVisitor {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::{replace_braces, replace_percent};
     use crate::pg_text::HOLE;
+    use msgscan_lang::{FileParser, Language};
+
+    /// Each of `found` is admitted by detector `name` and yields a fact (prefilter off);
+    /// each of `near` is ruled out.
+    fn check(language: Language, name: &str, found: &[&str], near: &[&str]) {
+        let mut p = FileParser::new(std::time::Duration::from_secs(5));
+        let mut run = |src: &str| {
+            let parsed = p.parse(language, src).unwrap();
+            let (_, admitted, facts) = crate::fuzzing::detect_each("t", src, &parsed)
+                .into_iter()
+                .find(|(n, _, _)| *n == name)
+                .unwrap();
+            let kinds: Vec<String> = facts.into_iter().map(|f| f.kind).collect();
+            (admitted, kinds)
+        };
+        for src in found {
+            let (admitted, kinds) = run(src);
+            assert!(
+                admitted && !kinds.is_empty(),
+                "{name} on {src:?}: admitted {admitted}, facts {kinds:?}"
+            );
+        }
+        for src in near {
+            let (admitted, kinds) = run(src);
+            assert!(
+                !admitted && kinds.is_empty(),
+                "{name} on {src:?}: admitted {admitted}, facts {kinds:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn python_prefilter_admits_each_path_and_rules_out_near_misses() {
+        check(
+            Language::Python,
+            "pg-python",
+            &[
+                // pg_connection: module.connect, connect imported, Connection.connect, a
+                // pool class on any receiver (even redis's), asyncpg.create_pool
+                "import psycopg2\nconn = psycopg2.connect('dbname=x')\n",
+                "from psycopg import connect\nconn = connect('')\n",
+                "conn = Connection.connect('')\n",
+                "import redis\npool = redis.ConnectionPool()\n",
+                "import asyncpg\nasync def f():\n    pool = await asyncpg.create_pool('')\n",
+                // SQL through an execute-like method: no import needed
+                "cur.execute('LISTEN jobs')\n",
+                "cur.execute(\"select pg_notify(%s, %s)\", ('jobs', 'x'))\n",
+                "cur.execute(\"BEGIN;unlisten *\")\n",
+                "cur.execute(\"\"\"\n    -- wait for jobs\n    LISTEN jobs\n\"\"\")\n",
+                "Q = 'NOTIFY jobs'\ndb.execute(text(Q))\n",
+                "cur.execute('{}LISTEN jobs'.format('BEGIN;'))\n",
+                // asyncpg listeners: a connection from acquire(), or asyncpg imported
+                "conn = pool.acquire()\nconn.add_listener('jobs', cb)\n",
+                "import asyncpg\nconn.remove_listener('jobs', cb)\n",
+                // psycopg notifications: psycopg imported, or a connection of the file
+                "import psycopg2\nfor n in conn.notifies:\n    pass\n",
+                "conn = pool.getconn()\nfor n in conn.notifies():\n    pass\n",
+            ],
+            &[
+                "sock.listen(5)\ncur.execute('SELECT 1')\n",
+                "cond.notify()\ncur.execute(q)\n",
+                "# listen for changes\ncursor.execute(sql)\n",
+                "def listen(self, channel):\n    self.cursor.execute(sql)\n",
+                "x = 'listener'\nobserver.notify_all()\ncur.fetch()\n",
+                "import sqlalchemy\nconn = engine.connect()\n",
+                "conn = AsyncAdapt_asyncpg_connection.connect()\n",
+                "scheduler.add_listener(cb, EVENT_JOB_ERROR)\n",
+                "for n in self.notifies:\n    pass\n",
+            ],
+        );
+    }
+
+    #[test]
+    fn node_prefilter_admits_each_path_and_rules_out_near_misses() {
+        check(
+            Language::JavaScript,
+            "pg-node",
+            &[
+                "const { Client } = require('pg');\nconst c = new Client();\n",
+                "import Pool from 'pg-pool';\nconst p = new Pool();\n",
+                "const createSubscriber = require(`pg-listen`);\nconst s = createSubscriber({});\n",
+                "import pg from \"pg\";\nclient.on('notification', (m) => {});\n",
+                "db.query('LISTEN jobs');\n",
+                "import pg from 'pg';\nclient.query('select pg_notify($1, $2)', ['a', 'b']);\n",
+                "import pg from 'pg';\nconst q = `listen jobs`;\nclient.query(q);\n",
+            ],
+            &[
+                "window.addEventListener('click', f);\ndb.query('select 1');\n",
+                "server.listen(3000);\nemitter.notify(x);\n",
+                "const pg = require('pgx');\nconst c = new pg.Client();\n",
+                "db.query('listen jobs');\n",
+                "emitter.on('notification', (m) => {});\n",
+            ],
+        );
+    }
 
     #[test]
     fn placeholders_become_holes() {

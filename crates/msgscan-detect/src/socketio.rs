@@ -26,6 +26,8 @@ use crate::walk::Field;
 
 use crate::engine::{Detector, FactBuilder, FileCx, Visitor};
 use crate::fact::{KindSpec, Role, attrs};
+use crate::pg_clients::{Present, any_word, word_around};
+use crate::prefilter::{Candidate, Words, identifier_around};
 use crate::walk::descendants;
 use crate::{js, py};
 
@@ -127,12 +129,170 @@ impl Detector for SocketIoPy {
         ]
     }
     fn needles(&self) -> &'static [&'static str] {
-        &["socketio"]
+        // `socketio` also covers `flask_socketio` and `socketio_app`.
+        &["socketio", "sio", "socket_io"]
+    }
+    /// A necessary condition of each way `PyVisitor` emits a fact. A canonical name
+    /// (`socketio.Server`, `flask_socketio.emit`) is made of identifiers of the file: the
+    /// module `socketio` / `flask_socketio` and the last name are both written in it.
+    /// - a server constructor (`PY_SERVER_CTORS`) or a `Namespace` class (`PY_NAMESPACE_BASES`;
+    ///   `self.emit` and namespace handlers need one): the module and the class name;
+    /// - `flask_socketio.emit` / `.send`: `flask_socketio` and `emit` / `send`;
+    /// - a server imported from another module (`from .ext import sio`): one of
+    ///   `socketio`, `sio`, `socket_io`, `socketio_app`, `import`, and a use of it: `emit`,
+    ///   `send`, `init_app`, `on_event`, `start_background_task`, or a decorator `@..on` /
+    ///   `@..event`. (Handlers, emits, `init_app` and background tasks on a server built
+    ///   here need its constructor.)
+    fn admits(&self, file: &Candidate<'_>) -> bool {
+        let w = Present::of(file.text, &PY_WORDS, PY_WORD_LIST, word_around);
+        if w.any(&["socketio", "flask_socketio"])
+            && (PY_SERVER_CTORS
+                .iter()
+                .any(|(name, _)| w.has(last_name(name)))
+                || PY_NAMESPACE_BASES
+                    .iter()
+                    .any(|(name, _)| w.has(last_name(name))))
+        {
+            return true;
+        }
+        if w.has("flask_socketio") && w.any(&["emit", "send"]) {
+            return true;
+        }
+        w.any(&["socketio", "sio", "socket_io", "socketio_app"])
+            && w.has("import")
+            && (w.any(&[
+                "emit",
+                "send",
+                "init_app",
+                "on_event",
+                "start_background_task",
+            ]) || file.has("@")
+                && any_word(
+                    file.text,
+                    &PY_DECORATOR_WORDS,
+                    PY_DECORATOR_LIST,
+                    word_around,
+                    |x| PY_DECORATOR_LIST.contains(&x),
+                ))
     }
     fn visitor<'t>(&self, _file: &FileCx<'t>) -> Box<dyn Visitor<'t> + 't> {
         Box::<PyVisitor>::default()
     }
 }
+
+/// The last dotted part of a canonical name.
+fn last_name(canonical: &str) -> &str {
+    canonical.rsplit('.').next().unwrap_or(canonical)
+}
+
+/// The Python identifiers `SocketIoPy::admits` looks for: modules, the last names of
+/// `PY_SERVER_CTORS` and `PY_NAMESPACE_BASES`, uses of a server.
+const PY_WORD_LIST: &[&str] = &[
+    "socketio",
+    "flask_socketio",
+    "sio",
+    "socket_io",
+    "socketio_app",
+    "import",
+    "SocketIO",
+    "Server",
+    "AsyncServer",
+    "Client",
+    "AsyncClient",
+    "SimpleClient",
+    "AsyncSimpleClient",
+    "RedisManager",
+    "AsyncRedisManager",
+    "KombuManager",
+    "KafkaManager",
+    "ZmqManager",
+    "AioPikaManager",
+    "AsyncAioPikaManager",
+    "Namespace",
+    "AsyncNamespace",
+    "ClientNamespace",
+    "AsyncClientNamespace",
+    "emit",
+    "send",
+    "init_app",
+    "on_event",
+    "start_background_task",
+];
+static PY_WORDS: Words = Words::new(PY_WORD_LIST);
+/// Handler decorators: `@sio.on(...)`, `@sio.event`.
+const PY_DECORATOR_LIST: &[&str] = &["on", "event"];
+static PY_DECORATOR_WORDS: Words = Words::new(PY_DECORATOR_LIST);
+
+/// Server constructors by canonical name: (library, via, side, has a message queue by
+/// construction).
+type ServerCtor = (&'static str, &'static str, &'static str, bool);
+const PY_SERVER_CTORS: &[(&str, ServerCtor)] = &[
+    (
+        "flask_socketio.SocketIO",
+        ("flask_socketio", "SocketIO", "server", false),
+    ),
+    (
+        "socketio.Server",
+        ("python-socketio", "Server", "server", false),
+    ),
+    (
+        "socketio.AsyncServer",
+        ("python-socketio", "AsyncServer", "server", false),
+    ),
+    (
+        "socketio.Client",
+        ("python-socketio", "Client", "client", false),
+    ),
+    (
+        "socketio.AsyncClient",
+        ("python-socketio", "AsyncClient", "client", false),
+    ),
+    (
+        "socketio.SimpleClient",
+        ("python-socketio", "SimpleClient", "client", false),
+    ),
+    (
+        "socketio.AsyncSimpleClient",
+        ("python-socketio", "AsyncSimpleClient", "client", false),
+    ),
+    (
+        "socketio.RedisManager",
+        ("python-socketio", "RedisManager", "server", true),
+    ),
+    (
+        "socketio.AsyncRedisManager",
+        ("python-socketio", "AsyncRedisManager", "server", true),
+    ),
+    (
+        "socketio.KombuManager",
+        ("python-socketio", "KombuManager", "server", true),
+    ),
+    (
+        "socketio.KafkaManager",
+        ("python-socketio", "KafkaManager", "server", true),
+    ),
+    (
+        "socketio.ZmqManager",
+        ("python-socketio", "ZmqManager", "server", true),
+    ),
+    (
+        "socketio.AioPikaManager",
+        ("python-socketio", "AioPikaManager", "server", true),
+    ),
+    (
+        "socketio.AsyncAioPikaManager",
+        ("python-socketio", "AioPikaManager", "server", true),
+    ),
+];
+
+/// Base classes of namespace classes by canonical name → side.
+const PY_NAMESPACE_BASES: &[(&str, &str)] = &[
+    ("flask_socketio.Namespace", "server"),
+    ("socketio.Namespace", "server"),
+    ("socketio.AsyncNamespace", "server"),
+    ("socketio.ClientNamespace", "client"),
+    ("socketio.AsyncClientNamespace", "client"),
+];
 
 /// A handler decorator: (receiver, server, event, namespace, via).
 type HandlerDecorator = (
@@ -246,29 +406,11 @@ impl PyVisitor {
     }
 
     /// A server constructor: (library, via, side, has message queue by construction).
-    fn server_ctor(canonical: &str) -> Option<(&'static str, &'static str, &'static str, bool)> {
-        Some(match canonical {
-            "flask_socketio.SocketIO" => ("flask_socketio", "SocketIO", "server", false),
-            "socketio.Server" => ("python-socketio", "Server", "server", false),
-            "socketio.AsyncServer" => ("python-socketio", "AsyncServer", "server", false),
-            "socketio.Client" => ("python-socketio", "Client", "client", false),
-            "socketio.AsyncClient" => ("python-socketio", "AsyncClient", "client", false),
-            "socketio.SimpleClient" => ("python-socketio", "SimpleClient", "client", false),
-            "socketio.AsyncSimpleClient" => {
-                ("python-socketio", "AsyncSimpleClient", "client", false)
-            }
-            "socketio.RedisManager" => ("python-socketio", "RedisManager", "server", true),
-            "socketio.AsyncRedisManager" => {
-                ("python-socketio", "AsyncRedisManager", "server", true)
-            }
-            "socketio.KombuManager" => ("python-socketio", "KombuManager", "server", true),
-            "socketio.KafkaManager" => ("python-socketio", "KafkaManager", "server", true),
-            "socketio.ZmqManager" => ("python-socketio", "ZmqManager", "server", true),
-            "socketio.AioPikaManager" | "socketio.AsyncAioPikaManager" => {
-                ("python-socketio", "AioPikaManager", "server", true)
-            }
-            _ => return None,
-        })
+    fn server_ctor(canonical: &str) -> Option<ServerCtor> {
+        PY_SERVER_CTORS
+            .iter()
+            .find(|(name, _)| *name == canonical)
+            .map(|(_, ctor)| *ctor)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -510,13 +652,12 @@ impl PyVisitor {
             let Some(parts) = py::dotted(s, cx) else {
                 continue;
             };
-            side = match self.canonical(&parts).as_str() {
-                "flask_socketio.Namespace" | "socketio.Namespace" | "socketio.AsyncNamespace" => {
-                    Some("server")
-                }
-                "socketio.ClientNamespace" | "socketio.AsyncClientNamespace" => Some("client"),
-                other => self.ns_classes.get(other).copied(),
-            };
+            let canonical = self.canonical(&parts);
+            side = PY_NAMESPACE_BASES
+                .iter()
+                .find(|(name, _)| *name == canonical)
+                .map(|(_, side)| *side)
+                .or_else(|| self.ns_classes.get(&canonical).copied());
             if side.is_some() {
                 break;
             }
@@ -862,20 +1003,104 @@ impl Detector for SocketIoJs {
         ]
     }
     fn needles(&self) -> &'static [&'static str] {
-        // `socket` also covers `socket.io`, `socket.io-client` and `(io, socket) =>`.
-        &["socket", "Socket"]
+        // `socket` covers `socket.io`, `socket.io-client` and `(io, socket) =>`; the others
+        // open a relative module path (`'./`, `"@/`, ...): an imported `io` or `*socket`.
+        &[
+            "socket", "'.", "\".", "`.", "'@/", "\"@/", "`@/", "'~/", "\"~/", "`~/",
+        ]
+    }
+    /// A necessary condition of each way `JsVisitor` emits a fact. Modules are recognised by
+    /// the exact string (`js::string_value` is the raw text between the quotes).
+    /// - socket.io or socket.io-client imported or required: servers, clients, and what is
+    ///   registered or emitted on them;
+    /// - otherwise a handler or emit (`on`, `once`, `emit`, `emitWithAck`, `send`) on a
+    ///   receiver known without them: the parameters `(io, socket, ...)` of a function (a
+    ///   socket: any event); `io` (any case) imported from a relative path (`./`, `@/`,
+    ///   `~/`), a server: an emit, or a handler of `'connection'` / `'connect'` (sockets and
+    ///   namespaces come from those); or a name ending in `socket` (any case) imported from
+    ///   a relative path, unless the file uses native WebSockets (a client: any event).
+    fn admits(&self, file: &Candidate<'_>) -> bool {
+        if file.any(JS_MODULES) {
+            return true;
+        }
+        let w = Present::of(file.text, &JS_WORDS, JS_WORD_LIST, identifier_around);
+        let emits = w.any(&["emit", "emitWithAck", "send"]);
+        if !emits && !w.any(&["on", "once"]) {
+            return false;
+        }
+        if w.has("io") && w.has("socket") {
+            return true;
+        }
+        if !file.any(&[
+            "'.", "\".", "`.", "'@/", "\"@/", "`@/", "'~/", "\"~/", "`~/",
+        ]) {
+            return false;
+        }
+        w.any(&["io", "IO", "Io", "iO"])
+            && (emits
+                || file.any(&[
+                    "'connection'",
+                    "\"connection\"",
+                    "`connection`",
+                    "'connect'",
+                    "\"connect\"",
+                    "`connect`",
+                ]))
+            || !native_websocket(file.text)
+                && any_word(
+                    file.text,
+                    &JS_SOCKET_WORD,
+                    JS_SOCKET_LIST,
+                    identifier_around,
+                    |id| {
+                        id.len() >= 6
+                            && id.as_bytes()[id.len() - 6..].eq_ignore_ascii_case(b"socket")
+                    },
+                )
     }
     fn visitor<'t>(&self, file: &FileCx<'t>) -> Box<dyn Visitor<'t> + 't> {
         Box::new(JsVisitor {
-            native_websocket: file.text.contains("WebSocket")
-                || file.text.contains("from 'ws'")
-                || file.text.contains("from \"ws\"")
-                || file.text.contains("require('ws')")
-                || file.text.contains("require(\"ws\")"),
+            native_websocket: native_websocket(file.text),
             ..Default::default()
         })
     }
 }
+
+/// The file uses native WebSockets or `ws`: a relative `socket` import is not Socket.IO.
+fn native_websocket(text: &str) -> bool {
+    text.contains("WebSocket")
+        || text.contains("from 'ws'")
+        || text.contains("from \"ws\"")
+        || text.contains("require('ws')")
+        || text.contains("require(\"ws\")")
+}
+
+/// socket.io and socket.io-client as module strings.
+const JS_MODULES: &[&str] = &[
+    "'socket.io'",
+    "\"socket.io\"",
+    "`socket.io`",
+    "'socket.io-client'",
+    "\"socket.io-client\"",
+    "`socket.io-client`",
+];
+/// The JS identifiers `SocketIoJs::admits` looks for: the methods `JsVisitor::on_call`
+/// handles and the receivers known without socket.io imported.
+const JS_WORD_LIST: &[&str] = &[
+    "on",
+    "once",
+    "emit",
+    "emitWithAck",
+    "send",
+    "io",
+    "IO",
+    "Io",
+    "iO",
+    "socket",
+];
+static JS_WORDS: Words = Words::new(JS_WORD_LIST);
+const JS_SOCKET_LIST: &[&str] = &["socket"];
+static JS_SOCKET_WORD: Words = Words::new(JS_SOCKET_LIST);
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Target {
@@ -1553,7 +1778,83 @@ pub(crate) fn link(facts: &[crate::Fact], linker: &mut crate::link::Linker) {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::url_namespace;
+    use msgscan_lang::{FileParser, Language};
+
+    /// Each of `found` is admitted by detector `name` and yields a fact (prefilter off);
+    /// each of `near` is ruled out.
+    fn check(language: Language, name: &str, found: &[&str], near: &[&str]) {
+        let mut p = FileParser::new(std::time::Duration::from_secs(5));
+        let mut run = |src: &str| {
+            let parsed = p.parse(language, src).unwrap();
+            let (_, admitted, facts) = crate::fuzzing::detect_each("t", src, &parsed)
+                .into_iter()
+                .find(|(n, _, _)| *n == name)
+                .unwrap();
+            let kinds: Vec<String> = facts.into_iter().map(|f| f.kind).collect();
+            (admitted, kinds)
+        };
+        for src in found {
+            let (admitted, kinds) = run(src);
+            assert!(
+                admitted && !kinds.is_empty(),
+                "{name} on {src:?}: admitted {admitted}, facts {kinds:?}"
+            );
+        }
+        for src in near {
+            let (admitted, kinds) = run(src);
+            assert!(
+                !admitted && kinds.is_empty(),
+                "{name} on {src:?}: admitted {admitted}, facts {kinds:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn python_prefilter_admits_each_path_and_rules_out_near_misses() {
+        check(
+            Language::Python,
+            "socketio-py",
+            &[
+                "from flask_socketio import SocketIO\nsocketio = SocketIO(app)\n",
+                "import socketio\nsio = socketio.AsyncServer()\n",
+                "from flask_socketio import emit\nemit('x', {})\n",
+                "import socketio\nclass Chat(socketio.Namespace):\n    def on_msg(self, d):\n        pass\n",
+                // a server imported from another module: no `socketio` in the file
+                "from .extensions import sio\n@sio.on('msg')\ndef h(data):\n    pass\n",
+                "from app import socket_io\nsocket_io.emit('x')\n",
+            ],
+            &[
+                "import io\nsio = io.StringIO()\nsio.write('x')\n",
+                "# socketio comes later\nimport json\n",
+                "from mysocketio import Server\nServer()\n",
+            ],
+        );
+    }
+
+    #[test]
+    fn js_prefilter_admits_each_path_and_rules_out_near_misses() {
+        check(
+            Language::JavaScript,
+            "socketio-js",
+            &[
+                "const { Server } = require('socket.io');\nconst io = new Server(3000);\n",
+                "import { io } from \"socket.io-client\";\nconst s = io('http://x/chat');\n",
+                // a server imported from a relative module: no `socket` in the file
+                "import io from './io';\nio.on('connection', (s) => { s.emit('hi'); });\n",
+                "import { socket } from './socket';\nsocket.on('msg', () => {});\n",
+                "module.exports = (io, socket) => {\n  socket.on('order:create', () => {});\n};\n",
+            ],
+            &[
+                "const net = require('net');\nconst socket = net.connect(1);\nsocket.on('data', f);\n",
+                "import { socket } from './socket';\nconst ws = new WebSocket(u);\nsocket.on('x', f);\n",
+                "import io from './io';\nio.on('data', f);\n",
+                "// https://docs.bullmq.io\nimport x from './x';\nx.on('y', f);\n",
+            ],
+        );
+    }
 
     #[test]
     fn client_url_namespaces() {
