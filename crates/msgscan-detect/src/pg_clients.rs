@@ -603,8 +603,8 @@ impl Detector for PgPython {
     }
     /// A necessary condition of each way `PyVisitor` emits a fact:
     /// - `pg_connection` (`constructor`): a pool class (`ConnectionPool`, `AsyncConnectionPool`,
-    ///   `SimpleConnectionPool`, `ThreadedConnectionPool`: any receiver, even
-    ///   `redis.ConnectionPool`), or `connect` called on `Connection` / `AsyncConnection` or
+    ///   `SimpleConnectionPool`, `ThreadedConnectionPool`) of psycopg / psycopg_pool /
+    ///   psycopg2 (by module name or imported from it), or `connect` called on `Connection` / `AsyncConnection` or
     ///   on a module psycopg2 / psycopg / psycopg_pool / asyncpg / aiopg (by name, or
     ///   imported from it), or asyncpg's `create_pool`;
     /// - `pg_listen` / `pg_unlisten` / `pg_notify` from SQL (`sql_facts`): an execute-like
@@ -624,8 +624,8 @@ impl Detector for PgPython {
             "AsyncConnectionPool",
             "SimpleConnectionPool",
             "ThreadedConnectionPool",
-        ]) || w.has("connect")
-            && (lib || w.any(&["Connection", "AsyncConnection"]))
+        ]) && w.any(&["psycopg2", "psycopg", "psycopg_pool"])
+            || w.has("connect") && (lib || w.any(&["Connection", "AsyncConnection"]))
             || w.has("create_pool") && w.has("asyncpg");
         if constructor {
             return true;
@@ -688,8 +688,9 @@ static PY_WORDS: Words = Words::new(PY_WORD_LIST);
 #[derive(Default)]
 struct PyVisitor {
     st: State,
-    /// Local names of connect functions: name → library.
-    connect_fns: HashMap<String, &'static str>,
+    /// Local names bound by `from <driver module> import ...` (`connect`, `pool`,
+    /// `ConnectionPool`...): name → library.
+    from_driver: HashMap<String, &'static str>,
     /// psycopg2 `.notifies` read per receiver (one handler fact each).
     notifies_seen: HashSet<String>,
     /// Loop node id → whether the loop calls something named `*connect*`.
@@ -1062,10 +1063,8 @@ impl PyVisitor {
             return;
         };
         self.st.imports.insert(lib);
-        for (name, local) in py::import_bindings(node, cx) {
-            if matches!(name, "connect" | "create_pool") {
-                self.connect_fns.insert(local.to_string(), lib);
-            }
+        for (_, local) in py::import_bindings(node, cx) {
+            self.from_driver.insert(local.to_string(), lib);
         }
     }
 
@@ -1094,11 +1093,9 @@ impl PyVisitor {
     fn constructor(&self, path: &str) -> Option<(&'static str, &'static str, bool)> {
         let parts: Vec<&str> = path.split('.').collect();
         let last = *parts.last()?;
-        let lib_of_prefix = parts.first().and_then(|p| py_module_lib(p)).or_else(|| {
-            (parts.len() == 1)
-                .then(|| self.connect_fns.get(last).copied())
-                .flatten()
-        });
+        let first = parts.first()?;
+        let lib_of_prefix = py_module_lib(first).or_else(|| self.from_driver.get(*first).copied());
+        let psycopg = matches!(lib_of_prefix, Some("psycopg" | "psycopg2"));
         match (last, parts.as_slice()) {
             ("connect", [.., "AsyncConnection" | "Connection", _]) => {
                 Some(("psycopg", "connect", false))
@@ -1110,9 +1107,11 @@ impl PyVisitor {
             ("create_pool", _) if lib_of_prefix == Some("asyncpg") => {
                 Some(("asyncpg", "create_pool", true))
             }
-            ("ConnectionPool", _) => Some(("psycopg", "ConnectionPool", true)),
-            ("AsyncConnectionPool", _) => Some(("psycopg", "AsyncConnectionPool", true)),
-            ("SimpleConnectionPool" | "ThreadedConnectionPool", _) => {
+            // Pool classes of psycopg_pool / psycopg2.pool only: redis and kombu have a
+            // `ConnectionPool` too.
+            ("ConnectionPool", _) if psycopg => Some(("psycopg", "ConnectionPool", true)),
+            ("AsyncConnectionPool", _) if psycopg => Some(("psycopg", "AsyncConnectionPool", true)),
+            ("SimpleConnectionPool" | "ThreadedConnectionPool", _) if psycopg => {
                 Some(("psycopg2", "ConnectionPool", true))
             }
             _ => None,
@@ -2373,11 +2372,12 @@ mod tests {
             "pg-python",
             &[
                 // pg_connection: module.connect, connect imported, Connection.connect, a
-                // pool class on any receiver (even redis's), asyncpg.create_pool
+                // psycopg pool class, asyncpg.create_pool
                 "import psycopg2\nconn = psycopg2.connect('dbname=x')\n",
                 "from psycopg import connect\nconn = connect('')\n",
                 "conn = Connection.connect('')\n",
-                "import redis\npool = redis.ConnectionPool()\n",
+                "from psycopg_pool import ConnectionPool\npool = ConnectionPool('')\n",
+                "from psycopg2 import pool\np = pool.ThreadedConnectionPool(1, 5, '')\n",
                 "import asyncpg\nasync def f():\n    pool = await asyncpg.create_pool('')\n",
                 // SQL through an execute-like method: no import needed
                 "cur.execute('LISTEN jobs')\n",
@@ -2403,6 +2403,9 @@ mod tests {
                 "conn = AsyncAdapt_asyncpg_connection.connect()\n",
                 "scheduler.add_listener(cb, EVENT_JOB_ERROR)\n",
                 "for n in self.notifies:\n    pass\n",
+                // redis's and kombu's pools are no Postgres connections
+                "import redis\npool = redis.ConnectionPool()\n",
+                "return ConnectionPool(self, limit)\n",
             ],
         );
     }
