@@ -128,7 +128,7 @@ pub fn prefilter(project: &Project) -> Vec<usize> {
         .files
         .iter()
         .enumerate()
-        .filter(|(_, f)| msgscan_detect::may_match(f.language, &f.text))
+        .filter(|(_, f)| msgscan_detect::may_match(f.language, &f.rel, &f.text))
         .map(|(i, _)| i)
         .collect()
 }
@@ -216,7 +216,7 @@ pub fn detect(project: &Project, which: &[usize], parsed: &[ParsedFile]) -> Vec<
 pub fn analyze(parser: &mut FileParser, project: &Project) -> Vec<Fact> {
     let mut facts = Vec::new();
     for f in &project.files {
-        let active = msgscan_detect::prefilter(f.language, &f.text);
+        let active = msgscan_detect::prefilter(f.language, &f.rel, &f.text);
         if active.is_empty() {
             continue;
         }

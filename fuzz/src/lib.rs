@@ -24,7 +24,6 @@ pub fn parse_detect(language: Language, data: &[u8]) -> Vec<Fact> {
     let Ok(parsed) = parser.parse(language, text) else {
         return Vec::new();
     };
-    let _ = parsed.first_error();
     let path = match language {
         Language::Python => "fuzz.py",
         Language::JavaScript => "fuzz.js",
@@ -33,12 +32,17 @@ pub fn parse_detect(language: Language, data: &[u8]) -> Vec<Fact> {
         Language::Sql => "fuzz.sql",
         Language::Toml => "supabase/config.toml",
     };
-    // The prefilter is sound: it changes no fact.
+    // The prefilter is sound on code without syntax errors: it changes no fact. (In a tree
+    // with errors, tree-sitter's recovery can read tokens the text does not hold as such,
+    // `add.1s(1)` as a call of `add.s`; such files are reported as syntax errors, with
+    // constructs near the error possibly missed.)
     let mut facts = msgscan_detect::fuzzing::detect_unfiltered(path, text, &parsed);
-    let mut filtered = msgscan_detect::detect(path, text, &parsed);
     facts.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
-    filtered.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
-    assert_eq!(facts, filtered, "detection with and without the prefilter");
+    if parsed.first_error().is_none() {
+        let mut filtered = msgscan_detect::detect(path, text, &parsed);
+        filtered.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+        assert_eq!(facts, filtered, "detection with and without the prefilter");
+    }
     let lines = text.lines().count().max(1) as u32 + 1;
     for f in &facts {
         assert!(

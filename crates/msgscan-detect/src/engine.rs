@@ -31,6 +31,12 @@ pub trait Detector: Sync {
     fn admits(&self, _file: &Candidate<'_>) -> bool {
         true
     }
+    /// Files this detector reads whatever their text holds, by their path (a
+    /// `celeryconfig.py` is settings through and through): they skip the needles and go
+    /// straight to [`Detector::admits`].
+    fn reads_path(&self, _path: &str) -> bool {
+        false
+    }
     /// Fresh per-file state.
     fn visitor<'t>(&self, file: &FileCx<'t>) -> Box<dyn Visitor<'t> + 't>;
 }
@@ -287,8 +293,8 @@ fn kind_masks(
 
 impl Dispatch {
     /// The detectors the prefilter lets run on `text`.
-    fn active(&self, text: &str) -> u64 {
-        self.needles.active(&self.detectors, text)
+    fn active(&self, path: &str, text: &str) -> u64 {
+        self.needles.active(&self.detectors, path, text)
     }
 }
 
@@ -308,23 +314,24 @@ impl Prefiltered {
     }
 }
 
-/// Runs the prefilter on `text` as `language`.
-pub fn prefilter(language: Language, text: &str) -> Prefiltered {
+/// Runs the prefilter on `text`, the file at `path` (relative, `/`-separated), as
+/// `language`.
+pub fn prefilter(language: Language, path: &str, text: &str) -> Prefiltered {
     Prefiltered {
         language,
-        mask: dispatch(language).active(text),
+        mask: dispatch(language).active(path, text),
     }
 }
 
-/// Whether any detector of `language` could find something in `text`.
-pub fn may_match(language: Language, text: &str) -> bool {
-    !prefilter(language, text).is_empty()
+/// Whether any detector of `language` could find something in `text` at `path`.
+pub fn may_match(language: Language, path: &str, text: &str) -> bool {
+    !prefilter(language, path, text).is_empty()
 }
 
 /// Runs every detector of the file's language that the prefilter admits over its trees in
 /// one traversal and returns the facts, in emission order.
 pub fn detect(path: &str, text: &str, parsed: &ParsedFile) -> Vec<Fact> {
-    let active = prefilter(parsed.language, text);
+    let active = prefilter(parsed.language, path, text);
     detect_until(path, text, parsed, active, None).unwrap_or_default()
 }
 
@@ -356,7 +363,7 @@ pub fn detect_until(
     let mask = if active.language == parsed.language {
         active.mask
     } else {
-        table.active(text)
+        table.active(path, text)
     };
     run(table, mask, path, text, parsed, deadline)
 }
@@ -377,7 +384,7 @@ pub(crate) fn detect_each(
     parsed: &ParsedFile,
 ) -> Vec<(&'static str, bool, Vec<Fact>)> {
     let table = dispatch(parsed.language);
-    let active = table.active(text);
+    let active = table.active(path, text);
     (0..table.detectors.len())
         .map(|i| {
             let facts = run(table, 1 << i, path, text, parsed, None).unwrap_or_default();
@@ -554,9 +561,12 @@ mod tests {
         for (lang, text) in texts() {
             let mask = dispatch(lang).needles.found(&text).0;
             assert_eq!(mask, naive(lang, &text), "{lang}: {text:?}");
-            assert_eq!(may_match(lang, &text), dispatch(lang).active(&text) != 0);
             assert_eq!(
-                dispatch(lang).active(&text) & !mask,
+                may_match(lang, "f", &text),
+                dispatch(lang).active("f", &text) != 0
+            );
+            assert_eq!(
+                dispatch(lang).active("f", &text) & !mask,
                 0,
                 "admits only narrows"
             );

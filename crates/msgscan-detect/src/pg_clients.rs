@@ -33,7 +33,7 @@ use crate::engine::{Detector, FileCx, Visitor};
 use crate::fact::Role;
 use crate::pg::{TRANSPORT, chan_fact, item_kind, payload_fact};
 use crate::pg_text::{self, Chan, HOLE, Item, ItemKind, Payload};
-use crate::prefilter::{Candidate, Words, identifier_around};
+use crate::prefilter::{Candidate, Present, Words, identifier_around, word_around, word_span};
 use crate::{js, py};
 
 /// SQL text assembled from source: literal parts plus holes for spliced values.
@@ -394,98 +394,6 @@ fn sql_facts(
             funcs: funcs.to_vec(),
             retry_local,
         });
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// Prefilter helpers (socketio.rs uses them too)
-
-/// How a word is delimited in a text: [`word_around`] (Python identifiers, words of the SQL
-/// lexer) or [`identifier_around`] (JS identifiers, `$` included).
-pub(crate) type Around = for<'a> fn(&'a str, Range<usize>) -> &'a str;
-
-/// The run of ASCII letters, digits and `_` around `range` of `text`: a Python identifier,
-/// and a word of the SQL lexer (`pg_text::lex`) as far as ASCII goes (a non-ASCII neighbour
-/// ends the run here but not there, so the run is never longer than the lexer's word).
-pub(crate) fn word_around(text: &str, range: Range<usize>) -> &str {
-    text.get(word_span(text, range)).unwrap_or_default()
-}
-
-/// The byte range of [`word_around`].
-fn word_span(text: &str, range: Range<usize>) -> Range<usize> {
-    let b = text.as_bytes();
-    let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
-    let mut start = range.start.min(b.len());
-    let mut end = range.end.min(b.len());
-    while start > 0 && word(b[start - 1]) {
-        start -= 1;
-    }
-    while end < b.len() && word(b[end]) {
-        end += 1;
-    }
-    start..end
-}
-
-/// Whether some occurrence (ignoring case) of one of `list` lies in a whole word (delimited
-/// by `around`) that `accept`s. `words` is `Words::new(list)`; if its automaton could not be
-/// built, every text is accepted.
-pub(crate) fn any_word(
-    text: &str,
-    words: &Words,
-    list: &[&str],
-    around: Around,
-    accept: impl Fn(&str) -> bool,
-) -> bool {
-    words.find_in(text).any(|r| {
-        let m = text.get(r.clone()).unwrap_or_default();
-        !list.iter().any(|w| w.eq_ignore_ascii_case(m)) || accept(around(text, r))
-    })
-}
-
-/// Which words of a list (at most 64) occur in a text as whole words, case as written.
-pub(crate) struct Present {
-    list: &'static [&'static str],
-    mask: u64,
-}
-
-impl Present {
-    /// `words` is `Words::new(list)`. If its automaton could not be built, every word is
-    /// taken to be present.
-    pub(crate) fn of(
-        text: &str,
-        words: &Words,
-        list: &'static [&'static str],
-        around: Around,
-    ) -> Present {
-        let mut mask = 0u64;
-        for r in words.find_in(text) {
-            let m = text.get(r.clone()).unwrap_or_default();
-            if !list.iter().any(|w| w.eq_ignore_ascii_case(m)) {
-                return Present {
-                    list,
-                    mask: u64::MAX,
-                };
-            }
-            let w = around(text, r);
-            if let Some(i) = list.iter().position(|x| *x == w)
-                && i < 64
-            {
-                mask |= 1 << i;
-            }
-        }
-        Present { list, mask }
-    }
-
-    /// Whether `w` occurs; a word not in the list (or past the 64th) is taken to occur.
-    pub(crate) fn has(&self, w: &str) -> bool {
-        self.list
-            .iter()
-            .position(|x| *x == w)
-            .is_none_or(|i| i >= 64 || self.mask >> i & 1 == 1)
-    }
-
-    pub(crate) fn any(&self, ws: &[&str]) -> bool {
-        ws.iter().any(|w| self.has(w))
     }
 }
 

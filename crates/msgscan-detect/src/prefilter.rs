@@ -22,6 +22,8 @@ use crate::engine::Detector;
 /// A file the needles let through for a detector, as [`Detector::admits`] sees it.
 #[derive(Debug)]
 pub struct Candidate<'a> {
+    /// The file's path, relative to the project root, `/`-separated.
+    pub path: &'a str,
     pub text: &'a str,
     needles: &'a Needles,
     hits: &'a [u64],
@@ -126,9 +128,20 @@ impl Needles {
 
     /// The detectors that could find something in `text`: a needle occurs and the
     /// detector admits the file.
-    pub(crate) fn active(&self, detectors: &[&'static dyn Detector], text: &str) -> u64 {
-        let (found, hits) = self.found(text);
+    pub(crate) fn active(
+        &self,
+        detectors: &[&'static dyn Detector],
+        path: &str,
+        text: &str,
+    ) -> u64 {
+        let (mut found, hits) = self.found(text);
+        for (i, d) in detectors.iter().enumerate() {
+            if d.reads_path(path) {
+                found |= 1 << i;
+            }
+        }
         let candidate = Candidate {
+            path,
             text,
             needles: self,
             hits: &hits,
@@ -148,14 +161,12 @@ impl Needles {
 
 /// A set of words searched for ignoring ASCII case, for [`Detector::admits`]: built on
 /// first use and shared by all threads.
-#[allow(dead_code)] // TEMP: used by the detectors' admits in the next commits
 #[derive(Debug)]
 pub(crate) struct Words {
     words: &'static [&'static str],
     automaton: OnceLock<Option<AhoCorasick>>,
 }
 
-#[allow(dead_code)] // TEMP
 impl Words {
     pub(crate) const fn new(words: &'static [&'static str]) -> Self {
         Words {
@@ -175,16 +186,8 @@ impl Words {
             .as_ref()
     }
 
-    /// Whether any of the words occurs in `text`, in any case. (If the automaton could not
-    /// be built, every text is admitted: the prefilter stays sound.)
-    pub(crate) fn any_in(&self, text: &str) -> bool {
-        match self.automaton() {
-            Some(ac) => ac.is_match(text),
-            None => true,
-        }
-    }
-
-    /// Where the words occur, in any case (overlapping occurrences included).
+    /// Where the words occur, in any case (overlapping occurrences included). If the
+    /// automaton could not be built, the whole text is one occurrence: callers stay sound.
     pub(crate) fn find_in<'a>(&'a self, text: &'a str) -> impl Iterator<Item = Range<usize>> + 'a {
         let ac = self.automaton();
         let unbuilt = ac.is_none().then_some(0..text.len());
@@ -195,7 +198,6 @@ impl Words {
 }
 
 /// The identifier (ASCII letters, digits, `_`, `$`) around `range` of `text`.
-#[allow(dead_code)] // TEMP
 pub(crate) fn identifier_around(text: &str, range: Range<usize>) -> &str {
     let bytes = text.as_bytes();
     let ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'$';
@@ -209,4 +211,93 @@ pub(crate) fn identifier_around(text: &str, range: Range<usize>) -> &str {
     }
     // ASCII boundaries, so always char boundaries unless the range itself cut a character.
     text.get(start..end).unwrap_or_default()
+}
+
+/// How a word is delimited in a text: [`word_around`] (Python identifiers, words of the SQL
+/// lexer) or [`identifier_around`] (JS identifiers, `$` included).
+pub(crate) type Around = for<'a> fn(&'a str, Range<usize>) -> &'a str;
+
+/// The run of ASCII letters, digits and `_` around `range` of `text`: a Python identifier,
+/// and a word of the SQL lexer (`pg_text::lex`) as far as ASCII goes (a non-ASCII neighbour
+/// ends the run here but not there, so the run is never longer than the lexer's word).
+pub(crate) fn word_around(text: &str, range: Range<usize>) -> &str {
+    text.get(word_span(text, range)).unwrap_or_default()
+}
+
+/// The byte range of [`word_around`].
+pub(crate) fn word_span(text: &str, range: Range<usize>) -> Range<usize> {
+    let b = text.as_bytes();
+    let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    let mut start = range.start.min(b.len());
+    let mut end = range.end.min(b.len());
+    while start > 0 && word(b[start - 1]) {
+        start -= 1;
+    }
+    while end < b.len() && word(b[end]) {
+        end += 1;
+    }
+    start..end
+}
+
+/// Whether some occurrence (ignoring case) of one of `list` lies in a whole word (delimited
+/// by `around`) that `accept`s. `words` is `Words::new(list)`; if its automaton could not be
+/// built, every text is accepted.
+pub(crate) fn any_word(
+    text: &str,
+    words: &Words,
+    list: &[&str],
+    around: Around,
+    accept: impl Fn(&str) -> bool,
+) -> bool {
+    words.find_in(text).any(|r| {
+        let m = text.get(r.clone()).unwrap_or_default();
+        !list.iter().any(|w| w.eq_ignore_ascii_case(m)) || accept(around(text, r))
+    })
+}
+
+/// Which words of a list (at most 64) occur in a text as whole words, case as written.
+pub(crate) struct Present {
+    list: &'static [&'static str],
+    mask: u64,
+}
+
+impl Present {
+    /// `words` is `Words::new(list)`. If its automaton could not be built, every word is
+    /// taken to be present.
+    pub(crate) fn of(
+        text: &str,
+        words: &Words,
+        list: &'static [&'static str],
+        around: Around,
+    ) -> Present {
+        let mut mask = 0u64;
+        for r in words.find_in(text) {
+            let m = text.get(r.clone()).unwrap_or_default();
+            if !list.iter().any(|w| w.eq_ignore_ascii_case(m)) {
+                return Present {
+                    list,
+                    mask: u64::MAX,
+                };
+            }
+            let w = around(text, r);
+            if let Some(i) = list.iter().position(|x| *x == w)
+                && i < 64
+            {
+                mask |= 1 << i;
+            }
+        }
+        Present { list, mask }
+    }
+
+    /// Whether `w` occurs; a word not in the list (or past the 64th) is taken to occur.
+    pub(crate) fn has(&self, w: &str) -> bool {
+        self.list
+            .iter()
+            .position(|x| *x == w)
+            .is_none_or(|i| i >= 64 || self.mask >> i & 1 == 1)
+    }
+
+    pub(crate) fn any(&self, ws: &[&str]) -> bool {
+        ws.iter().any(|w| self.has(w))
+    }
 }

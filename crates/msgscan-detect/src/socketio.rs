@@ -26,8 +26,7 @@ use crate::walk::Field;
 
 use crate::engine::{Detector, FactBuilder, FileCx, Visitor};
 use crate::fact::{KindSpec, Role, attrs};
-use crate::pg_clients::{Present, any_word, word_around};
-use crate::prefilter::{Candidate, Words, identifier_around};
+use crate::prefilter::{Candidate, Present, Words, any_word, identifier_around, word_around};
 use crate::walk::descendants;
 use crate::{js, py};
 

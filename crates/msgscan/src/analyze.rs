@@ -254,7 +254,7 @@ fn analyze_content(
     if options.suppressions {
         out.suppressions = crate::suppress::parse(&text);
     }
-    let active = msgscan_detect::prefilter(language, &text);
+    let active = msgscan_detect::prefilter(language, &file.rel, &text);
     let query = rulebook.queries_may_match(language, &text);
     if active.is_empty() && !query {
         out.source = retained_source(&text, out);
