@@ -29,6 +29,7 @@ use crate::walk::Field;
 
 use crate::engine::{Detector, FactBuilder, FileCx, Visitor};
 use crate::fact::{KindSpec, Role, attrs};
+use crate::prefilter::{Candidate, Present, Words, identifier_around, word_around};
 use crate::walk::descendants;
 use crate::{js, py};
 
@@ -375,13 +376,108 @@ fn verifier_functions(root: Node<'_>, cx: &FileCx<'_>) -> HashSet<String> {
     out
 }
 
+/// A call of a function whose name says it verifies a webhook or signature
+/// (`verify_signature`, `checkRequest`). `name` must be one identifier: a callee like
+/// `checks[request]` is no such call.
 fn is_generic_verifier(name: &str) -> bool {
     let l = name.to_ascii_lowercase();
-    (l.contains("verify") || l.contains("valid") || l.contains("check"))
+    let identifier = l.bytes().all(|b| ident_byte(b) || b >= 0x80);
+    identifier
+        && (l.contains("verify") || l.contains("valid") || l.contains("check"))
         && (l.contains("sig")
             || l.contains("webhook")
             || l.contains("hmac")
             || l.contains("request"))
+}
+
+// ---------------------------------------------------------------------------------------
+// Prefilter: what a file's text must hold for each way the detectors emit a fact. Words are
+// looked for ignoring case wherever the detectors lower-case what they compare.
+
+fn ident_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'$'
+}
+
+/// The identifier around `range`, non-ASCII bytes included (identifiers may hold
+/// non-ASCII letters; taking more bytes only admits more).
+fn ident_around(text: &str, range: std::ops::Range<usize>) -> &str {
+    let b = text.as_bytes();
+    let part = |c: u8| ident_byte(c) || c >= 0x80;
+    let (mut start, mut end) = (range.start.min(b.len()), range.end.min(b.len()));
+    while start > 0 && part(b[start - 1]) {
+        start -= 1;
+    }
+    while end < b.len() && part(b[end]) {
+        end += 1;
+    }
+    // Stops only next to ASCII bytes: char boundaries.
+    text.get(start..end).unwrap_or(text)
+}
+
+/// A comparison operand [`macish`] accepts, or a variable [`bound_to_mac`] traces (it needs
+/// `hmac` / `digest` in the function): `signature`, `digest` or `hmac` anywhere, an
+/// identifier ending in `sig`, or `mac`.
+fn mac_words_in(text: &str) -> bool {
+    static WORDS: Words = Words::new(&["signature", "digest", "hmac", "sig", "mac"]);
+    WORDS.find_in(text).any(|r| {
+        let word = text.get(r.clone()).unwrap_or_default().to_ascii_lowercase();
+        let ident = ident_around(text, r.clone());
+        let end = ident.as_ptr() as usize - text.as_ptr() as usize + ident.len();
+        match word.as_str() {
+            "sig" => end == r.end,
+            "mac" => ident.len() == 3,
+            _ => true,
+        }
+    })
+}
+
+/// What makes a route a webhook's ([`Body::signals`], the name signal of a Django view):
+/// path and name words, signature-header words (lower-cased, `_` as `-`), verifier calls
+/// (SDK, HMAC, a helper that verifies inside: [`verifies_inside`]), and names that say they
+/// verify a request or signature ([`is_generic_verifier`]).
+fn webhook_signal_in(text: &str) -> bool {
+    static SIGNALS: Words = Words::new(&[
+        // path and name words (`webhook`, `hooks` included)
+        "hook",
+        "callback",
+        "stripe",
+        "github",
+        "notify",
+        "ipn",
+        "svix",
+        "incoming",
+        // headers
+        "signature",
+        "authorization",
+        "secret-token",
+        "secret_token",
+        "gitlab-token",
+        "gitlab_token",
+        "x-hub",
+        "x_hub",
+        // verifiers
+        "hmac",
+        "compare_digest",
+        "construct_event",
+        "constructevent",
+        "timingsafeequal",
+        "verifykey",
+        "validaterequest",
+        "verifyandreceive",
+    ]);
+    // `wh.verify(...)`, `new Webhook(s).verify(...)`, `validator.validate(...)`,
+    // `verifyAndReceive(...)`
+    static VERIFY_CALL: Words = Words::new(&["verify", "validate", "is_valid_request"]);
+    static VERIFIER: Words = Words::new(&["validator", "verifier", "wh", "twilio", "octokit"]);
+    // `verify_signature(...)`, `checkRequest(...)`: one identifier holds both
+    static VERB: Words = Words::new(&["verify", "valid", "check"]);
+    static OBJECT: Words = Words::new(&["sig", "webhook", "hmac", "request"]);
+    let any = |w: &Words, t: &str| w.find_in(t).next().is_some();
+    any(&SIGNALS, text)
+        || any(&VERIFY_CALL, text) && any(&VERIFIER, text)
+        || VERB
+            .find_in(text)
+            .any(|r| any(&OBJECT, ident_around(text, r)))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -404,20 +500,45 @@ impl Detector for WebhookPy {
             "comparison_operator",
         ]
     }
+    /// One needle of each emission path [`WebhookPy::admits`] lets through.
     fn needles(&self) -> &'static [&'static str] {
         &[
+            // webhook_signature_check
+            "compare_digest",
+            "==",
+            "!=",
+            // background_thread
+            "threading",
+            "multiprocessing",
+            "asyncio",
+            "concurrent",
+            // webhook_handler
             "route",
             "post",
             "put",
+            "patch",
+            "delete",
             "request",
-            "Thread",
-            "Process",
-            "Executor",
-            "create_task",
-            "ensure_future",
-            "hmac",
-            "compare_digest",
         ]
+    }
+    /// - `webhook_signature_check`: `compare_digest`, or a MAC-ish comparison operand;
+    /// - `background_thread`: `threading.Thread`, `multiprocessing.Process`,
+    ///   `asyncio.create_task` / `ensure_future`, `concurrent.futures` executors, read
+    ///   through imports: the module's name is in the text;
+    /// - `webhook_handler`: a route decorator's verb (`route`, `api_route`, `post`, `put`,
+    ///   `patch`, `delete`; a GET route is no webhook) or a Django view's `request`, and a
+    ///   webhook signal.
+    fn admits(&self, file: &Candidate<'_>) -> bool {
+        const ROUTE: &[&str] = &["route", "api_route", "post", "put", "patch", "delete", "request"];
+        static ROUTE_WORDS: Words = Words::new(ROUTE);
+        if file.has("compare_digest") || file.any(&["==", "!="]) && mac_words_in(file.text) {
+            return true;
+        }
+        if file.any(&["threading", "multiprocessing", "asyncio", "concurrent"]) {
+            return true;
+        }
+        Present::of(file.text, &ROUTE_WORDS, ROUTE, word_around).any(ROUTE)
+            && webhook_signal_in(file.text)
     }
     fn visitor<'t>(&self, file: &FileCx<'t>) -> Box<dyn Visitor<'t> + 't> {
         let p = file.path;
@@ -1110,17 +1231,38 @@ impl Detector for WebhookJs {
             "binary_expression",
         ]
     }
+    /// One needle of each emission path [`WebhookJs::admits`] lets through.
     fn needles(&self) -> &'static [&'static str] {
         &[
-            ".post(",
-            ".put(",
-            ".all(",
-            "POST",
-            "serve(",
-            "export default",
+            // webhook_signature_check
             "timingSafeEqual",
-            "createHmac",
+            "==",
+            "!=",
+            // webhook_handler: edge functions, Next.js route files, Express routes
+            "serve",
+            "export",
+            "post",
+            "put",
+            "all",
+            "patch",
         ]
+    }
+    /// - `webhook_signature_check`: `timingSafeEqual`, or a MAC-ish comparison operand;
+    /// - `webhook_handler` of an edge function or a Next.js route file: the file's path
+    ///   says it is one ([`file_route`]);
+    /// - `webhook_handler` of an Express route (`.post|put|all|patch('/path', ...)`): the
+    ///   verb and a webhook signal.
+    fn admits(&self, file: &Candidate<'_>) -> bool {
+        const ROUTE: &[&str] = &["post", "put", "all", "patch"];
+        static ROUTE_WORDS: Words = Words::new(ROUTE);
+        if file.has("timingSafeEqual") || file.any(&["==", "!="]) && mac_words_in(file.text) {
+            return true;
+        }
+        if file_route(file.path).0 != FileRoute::None {
+            return true;
+        }
+        Present::of(file.text, &ROUTE_WORDS, ROUTE, identifier_around).any(ROUTE)
+            && webhook_signal_in(file.text)
     }
     fn visitor<'t>(&self, file: &FileCx<'t>) -> Box<dyn Visitor<'t> + 't> {
         Box::new(JsVisitor {
