@@ -20,6 +20,11 @@ use crate::walk::Field;
 use crate::engine::{Detector, FileCx, Visitor};
 use crate::fact::{KindSpec, Role, attrs};
 use crate::js;
+use crate::node_runtime::{
+    call_follows, has_ident, ident_at, ident_byte, import_source_at, method_call_with, preceded_by,
+    segment_len, skip_space, starts_with_word, string_at,
+};
+use crate::prefilter::{Candidate, Words};
 
 pub(crate) struct NodeEvents;
 
@@ -125,14 +130,49 @@ impl Detector for NodeEvents {
             "function",
         ]
     }
+    /// Every fact needs one of these (see [`NodeEvents::admits`] for what else): the module
+    /// string (`events`, `eventemitter3`), `setMaxListeners`, the receiver `process` (also
+    /// `process.emit(`, `process . on(`), or a relative import (`'./bus'`).
     fn needles(&self) -> &'static [&'static str] {
         &[
             "events",
-            "EventEmitter",
             "eventemitter",
-            "process.on",
             "MaxListeners",
+            "process",
+            "'.",
+            "\".",
+            "`.",
+            "'@/",
+            "\"@/",
+            "`@/",
+            "'~/",
+            "\"~/",
+            "`~/",
         ]
+    }
+    /// A disjunction over the emission paths, each a conjunction of what its facts need:
+    /// - `emitter_config` `max_listeners`: a call of the method `setMaxListeners`, on any
+    ///   receiver;
+    /// - everything built on the EventEmitter class (`emitter_class`, `emitter_instance`,
+    ///   the other `emitter_config`s, listens and emits on an instance's binding or on
+    ///   `this` in an emitter class): an imported `events` / `eventemitter3` module whose
+    ///   binding heads a `new` or `extends`, or `inherits`, `defaultMaxListeners`,
+    ///   `captureRejections` ([`emitter_class_use`]);
+    /// - `emitter_listen` / `emitter_emit` on `process`: `process` followed by a call of a
+    ///   listen method or `emit` ([`receiver_call`]);
+    /// - the same on an emitter-named import of a relative module: the import, and the
+    ///   name followed by such a call ([`imported_emitter`]).
+    fn admits(&self, file: &Candidate<'_>) -> bool {
+        let text = file.text;
+        let with_argument = |arg: &str| !arg.starts_with(')');
+        let max_listeners =
+            file.has("MaxListeners") && method_call_with(text, "setMaxListeners", &with_argument);
+        let emitter_class =
+            (file.has("events") || file.has("eventemitter")) && emitter_class_use(text);
+        let process = file.has("process")
+            && ident_at(text, "process")
+                .any(|at| receiver_call(&text[..at], &text[at + "process".len()..], true));
+        max_listeners || emitter_class || process || imported_emitter(text)
     }
     fn visitor<'t>(&self, _file: &FileCx<'t>) -> Box<dyn Visitor<'t> + 't> {
         Box::<EventsVisitor>::default()
@@ -213,6 +253,206 @@ struct EventsVisitor {
     functions: HashMap<String, std::ops::Range<usize>>,
     capture_rejections_global: bool,
 }
+
+/// Whether the EventEmitter class of an imported `events` / `eventemitter3` module may be
+/// used where a fact needs it: `util.inherits(...)`, `X.defaultMaxListeners =`,
+/// `X.captureRejections =`, or a name bound by the import (see [`binds_from`]) that heads
+/// the class after `new` or `extends` (classes of the file count through their own
+/// `extends`).
+fn emitter_class_use(text: &str) -> bool {
+    let mut sources: Vec<usize> = ["events", "node:events", "eventemitter3"]
+        .iter()
+        .flat_map(|m| string_at(text, m))
+        .filter(|&at| import_source_at(text, at))
+        .collect();
+    if sources.is_empty() {
+        return false;
+    }
+    sources.sort_unstable();
+    ["inherits", "defaultMaxListeners", "captureRejections"]
+        .iter()
+        .any(|w| has_ident(text, w))
+        || {
+            let heads: HashSet<&str> = ["new", "extends"]
+                .iter()
+                .flat_map(|kw| ident_at(text, kw).map(move |at| at + kw.len()))
+                .map(|after| {
+                    let mut rest = skip_space(&text[after..]);
+                    while let Some(r) = rest.strip_prefix('(') {
+                        rest = skip_space(r);
+                    }
+                    &rest[..segment_len(rest)]
+                })
+                .filter(|head| !head.is_empty())
+                .collect();
+            heads.iter().any(|head| {
+                ident_at(text, head).any(|p| binds_from(text, p + head.len(), &sources))
+            })
+        }
+}
+
+/// Whether a listen or emit on an emitter-named import of a relative module may occur:
+/// a name that [`looks_like_emitter_name`] may be bound by an import or `require` of a
+/// relative module (`import bus from './bus'`, see [`binds_from`]), and is followed
+/// elsewhere by a call of a listen method or `emit` ([`receiver_call`]).
+fn imported_emitter(text: &str) -> bool {
+    // The endings of `looks_like_emitter_name` (`eventhub` ends with `hub`).
+    const ENDINGS: &[&str] = &["emitter", "bus", "events", "hub"];
+    static EMITTER: Words = Words::new(ENDINGS);
+    let bytes = text.as_bytes();
+    // Relative import sources.
+    let sources: Vec<usize> = bytes
+        .iter()
+        .enumerate()
+        .filter(|&(at, &q)| {
+            matches!(q, b'\'' | b'"' | b'`')
+                && text.get(at + 1..).is_some_and(|r| {
+                    r.starts_with('.') || r.starts_with("@/") || r.starts_with("~/")
+                })
+                && import_source_at(text, at)
+        })
+        .map(|(at, _)| at)
+        .collect();
+    if sources.is_empty() {
+        return false;
+    }
+    let mut occurrences = EMITTER.find_in(text).peekable();
+    if occurrences.peek().is_some_and(|r| {
+        !ENDINGS
+            .iter()
+            .any(|w| w.eq_ignore_ascii_case(&text[r.clone()]))
+    }) {
+        return true; // the automaton could not be built
+    }
+    // Names ending like an emitter, where they start and end.
+    let names: Vec<(&str, usize)> = occurrences
+        .filter(|r| !bytes.get(r.end).is_some_and(|b| ident_byte(*b)))
+        .map(|r| {
+            let start = text[..r.start]
+                .bytes()
+                .rev()
+                .take_while(|b| ident_byte(*b))
+                .count();
+            (&text[r.start - start..r.end], r.start - start)
+        })
+        .collect();
+    let bindings: HashSet<&str> = names
+        .iter()
+        .filter(|(name, at)| binds_from(text, at + name.len(), &sources))
+        .map(|(name, _)| *name)
+        .collect();
+    !bindings.is_empty()
+        && names.iter().any(|(name, at)| {
+            bindings.contains(name) && receiver_call(&text[..*at], &text[at + name.len()..], false)
+        })
+}
+
+/// Whether a name ending at `end` may be bound by an import or `require` of one of the
+/// module `sources` (positions of their string literals, sorted): `import x from 'm'`,
+/// `import * as x from`, `import { a as x, b } from`, `import x, {`, `const x = require(`,
+/// `const { a: x } = require(`, TypeScript `import x = require(`. That is: a `,`, `}`, `=`
+/// or `from` follows the name, and the next string literal (past string keys and import
+/// names, `'a': x`, `'a' as x`) is a source. A type annotation (`const x: T = require(`) is
+/// admitted if a source follows at all, and so is a scan that runs long.
+fn binds_from(text: &str, end: usize, sources: &[usize]) -> bool {
+    let rest = skip_space(&text[end..]);
+    if rest.starts_with(':') {
+        return sources.last().is_some_and(|&s| s > end);
+    }
+    if !(rest.starts_with([',', '}', '=']) || starts_with_word(rest, "from")) {
+        return false;
+    }
+    let mut at = text.len() - rest.len();
+    loop {
+        at = text.len() - skip_space(&text[at..]).len();
+        if at > end + 4096 {
+            return true;
+        }
+        let Some(&b) = text.as_bytes().get(at) else {
+            return false;
+        };
+        if matches!(b, b'\'' | b'"' | b'`') {
+            if sources.binary_search(&at).is_ok() {
+                return true;
+            }
+            // Another string: a key or an import name goes on, anything else ends it.
+            let Some(close) = string_end(text, at) else {
+                return false;
+            };
+            let after = skip_space(&text[close..]);
+            if !(after.starts_with(':') || starts_with_word(after, "as")) {
+                return false;
+            }
+            at = close;
+        } else {
+            let len = segment_len(&text[at..]).max(1);
+            at += len;
+            while !text.is_char_boundary(at) {
+                at += 1;
+            }
+        }
+    }
+}
+
+/// The end (past the closing quote) of the string literal whose quote is at `at`.
+fn string_end(text: &str, at: usize) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let q = bytes[at];
+    let mut i = at + 1;
+    while let Some(&b) = bytes.get(i) {
+        if b == b'\\' {
+            i += 2;
+        } else if b == q {
+            return Some(i + 1);
+        } else {
+            i += 1;
+        }
+    }
+    None
+}
+
+/// Whether the text after the head of a receiver (`rest`; `before` is the text before it)
+/// may be a listen or emit on it: `.a.b.on(event` (just `.on(event` if `direct`), also with
+/// `?.`, and past wrappers of the head: `(bus).on(`, `bus!.on(`, and when the head follows
+/// `(`, `(bus as any).on(` (admitted whatever follows `as` / `satisfies`).
+fn receiver_call(before: &str, rest: &str, direct: bool) -> bool {
+    let mut rest = skip_space(rest);
+    loop {
+        if let Some(r) = rest.strip_prefix([')', '!']) {
+            rest = skip_space(r);
+            continue;
+        }
+        if starts_with_word(rest, "as") || starts_with_word(rest, "satisfies") {
+            return preceded_by(before, &|t| t.ends_with(['(', '>']));
+        }
+        let Some(r) = rest.strip_prefix("?.").or_else(|| rest.strip_prefix('.')) else {
+            return false;
+        };
+        let r = skip_space(r);
+        let len = segment_len(r);
+        if len == 0 {
+            return false;
+        }
+        if ALL_METHODS.contains(&&r[..len]) && call_follows(&r[len..], &|arg| !arg.starts_with(')'))
+        {
+            return true;
+        }
+        if direct {
+            return false;
+        }
+        rest = skip_space(&r[len..]);
+    }
+}
+
+/// The methods whose calls are listens or emits.
+const ALL_METHODS: &[&str] = &[
+    "on",
+    "once",
+    "addListener",
+    "prependListener",
+    "prependOnceListener",
+    "emit",
+];
 
 fn is_events_module(spec: &str) -> bool {
     matches!(spec, "events" | "node:events" | "eventemitter3")
@@ -845,6 +1085,76 @@ pub(crate) fn link(facts: &[crate::Fact], linker: &mut crate::link::Linker) {
             linker.producer(TRANSPORT, event, Some(&scope), f);
         } else {
             linker.consumer(TRANSPORT, event, Some(&scope), f);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use msgscan_lang::{FileParser, Language};
+
+    /// Whether the prefilter admits `src` for node-events, and how many facts it finds.
+    fn run(src: &str) -> (bool, usize) {
+        let mut p = FileParser::new(std::time::Duration::from_secs(5));
+        let parsed = p.parse(Language::TypeScript, src).unwrap();
+        let (_, admitted, facts) = crate::fuzzing::detect_each("src/app.ts", src, &parsed)
+            .into_iter()
+            .find(|(name, _, _)| *name == "node-events")
+            .unwrap();
+        (admitted, facts.len())
+    }
+
+    #[test]
+    fn admits_every_emission_path() {
+        for src in [
+            // emitter_class (extends), and emits on `this`
+            "import { EventEmitter } from 'events';\n\
+             class Orders extends EventEmitter { add() { this.emit('added'); } }\n",
+            // emitter_class (util.inherits)
+            "const EE = require('events').EventEmitter;\nconst util = require('util');\n\
+             function Feed() {}\nutil.inherits(Feed, EE);\n",
+            // emitter_instance, listen and emit on its binding
+            "const EventEmitter = require('node:events');\nconst bus = new EventEmitter();\n\
+             bus.on('order', (o) => o);\nbus.emit('order', 1);\n",
+            // emitter_config: defaultMaxListeners, captureRejections
+            "import EE from 'events';\nEE.defaultMaxListeners = 20;\n",
+            "import * as events from 'eventemitter3';\nevents.captureRejections = true;\n",
+            // emitter_config: setMaxListeners on anything
+            "server.setMaxListeners(0);\n",
+            // listen / emit on `process`
+            "process.on('SIGTERM', () => process.exit(0));\n",
+            "(process as any).prependListener('exit', done);\n",
+            "process . emit('warning', new Error('x'));\n",
+            // listen / emit on an emitter-named import of a relative module
+            "import { orderBus } from './bus';\norderBus.on('created', (o) => o);\n",
+            "const { a: appEvents } = require('../events');\nappEvents.sub.emit('x');\n",
+        ] {
+            assert!(run(src).0, "ruled out:\n{src}");
+            assert!(
+                run(src).1 > 0,
+                "no fact (the snippet tests nothing):\n{src}"
+            );
+        }
+    }
+
+    #[test]
+    fn rules_out_near_misses() {
+        for src in [
+            // `events` imported, but no EventEmitter class is used
+            "import { once } from 'events';\nawait once(emitter, 'ready');\n",
+            "import { EventEmitter } from 'events';\nthrow new Error('no');\n",
+            // Vue / DOM events
+            "this.$emit('change', value);\nel.addEventListener('click', f);\n",
+            // `process` without a listen or emit on it
+            "const env = process.env.NODE_ENV;\n// the same process as before\nx.on('a', f);\n",
+            // an import from a relative module that ends like `events` but is no receiver
+            "import { REALTIME_EVENTS } from './constants';\nconst e = REALTIME_EVENTS.JOIN;\n",
+            // an emitter-like name used, but not imported from a relative module
+            "import { bus } from 'some-package';\nbus.on('x', f);\n",
+        ] {
+            assert_eq!(run(src), (false, 0), "admitted:\n{src}");
         }
     }
 }

@@ -21,6 +21,7 @@ use crate::walk::Field;
 use crate::engine::{Detector, FileCx, Visitor};
 use crate::fact::{KindSpec, Role, attrs};
 use crate::js;
+use crate::prefilter::{Candidate, Words};
 
 pub(crate) struct NodeRuntime;
 
@@ -147,6 +148,343 @@ fn is_stream_class(name: &str) -> bool {
     )
 }
 
+// The prefilter's view of the text. Everything here may only err on the side of
+// admitting: an identifier boundary is ASCII (a non-ASCII letter counts as a boundary),
+// and wherever a comment could stand between two tokens the check gives up and admits.
+
+/// The specifiers [`module_class`] maps to `stream` and `stream_promises`.
+const STREAM_MODULES: &[&str] = &[
+    "stream",
+    "node:stream",
+    "readable-stream",
+    "node:readable-stream",
+    "stream/promises",
+    "node:stream/promises",
+];
+
+pub(crate) fn ident_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'$'
+}
+
+/// Where `word` (made of identifier characters) occurs as a whole identifier, case
+/// included. (Matches do not overlap, which hides no whole one: the character before an
+/// overlapped match belongs to the word.)
+pub(crate) fn ident_at<'a>(text: &'a str, word: &'a str) -> impl Iterator<Item = usize> + 'a {
+    let bytes = text.as_bytes();
+    text.match_indices(word)
+        .map(|(at, _)| at)
+        .filter(move |&at| {
+            let end = at + word.len();
+            (at == 0 || !ident_byte(bytes[at - 1]))
+                && !bytes.get(end).is_some_and(|b| ident_byte(*b))
+        })
+}
+
+/// Whether `word` occurs as a whole identifier (case included): a name, a property, an
+/// import name the code compares with `word`.
+pub(crate) fn has_ident(text: &str, word: &str) -> bool {
+    ident_at(text, word).next().is_some()
+}
+
+/// JavaScript white space and line terminators (Unicode `White_Space`, and the BOM).
+fn js_space(c: char) -> bool {
+    c.is_whitespace() || c == '\u{feff}'
+}
+
+/// Whether the code before a token (`before` is the text up to it) may end as `ends` says
+/// (given that text trimmed of white space), past white space and comments. Comments are
+/// looked behind: a block comment ends the text with `*/` and starts at a `/*` after any
+/// earlier `*/`; a line comment ends the last line before a line break and starts at one
+/// of the `//` (or `<!--`) of that line. Where that takes too long (many comment starts to
+/// try), it admits.
+pub(crate) fn preceded_by(before: &str, ends: &dyn Fn(&str) -> bool) -> bool {
+    let mut fuel = 64;
+    preceded_within(before, ends, &mut fuel)
+}
+
+const LINE_BREAKS: [char; 4] = ['\n', '\r', '\u{2028}', '\u{2029}'];
+
+fn preceded_within(before: &str, ends: &dyn Fn(&str) -> bool, fuel: &mut u32) -> bool {
+    if *fuel == 0 {
+        return true;
+    }
+    *fuel -= 1;
+    let trimmed = before.trim_end_matches(js_space);
+    if trimmed.is_empty() {
+        return false;
+    }
+    if ends(trimmed) {
+        return true;
+    }
+    // A block comment: it starts at a `/*` that no `*/` follows before this one.
+    if let Some(body) = trimmed.strip_suffix("*/") {
+        let mut from = body.rfind("*/").map_or(0, |c| c.saturating_sub(1));
+        while !body.is_char_boundary(from) {
+            from -= 1;
+        }
+        let starts: Vec<usize> = body[from..]
+            .match_indices("/*")
+            .map(|(p, _)| from + p)
+            .collect();
+        if starts
+            .iter()
+            .any(|&p| preceded_within(&trimmed[..p], ends, fuel))
+        {
+            return true;
+        }
+    }
+    // A line comment (or an HTML-like one) runs to a line break.
+    if !before[trimmed.len()..].contains(LINE_BREAKS) {
+        return false;
+    }
+    let start = trimmed.rfind(LINE_BREAKS).map_or(0, |i| i + 1);
+    let line = &trimmed[start..];
+    if line.contains("-->") {
+        return true;
+    }
+    // Overlapping: in `///` the comment may start at the second `/` (after a regex).
+    let mut at = 0;
+    while let Some(i) = line.get(at..).and_then(|l| l.find("//")) {
+        if preceded_within(&trimmed[..start + at + i], ends, fuel) {
+            return true;
+        }
+        at += i + 1;
+    }
+    line.match_indices("<!--")
+        .any(|(at, _)| preceded_within(&trimmed[..start + at], ends, fuel))
+}
+
+/// `s` past white space and comments. Exact when `s` starts in code; the prefilter only
+/// relies on it there (the real call), and anything read elsewhere only admits more.
+pub(crate) fn skip_space(mut s: &str) -> &str {
+    loop {
+        s = s.trim_start_matches(js_space);
+        if s.starts_with("//") || s.starts_with("<!--") || s.starts_with("-->") {
+            s = s.find(LINE_BREAKS).map_or("", |i| &s[i..]);
+        } else if let Some(r) = s.strip_prefix("/*") {
+            s = r.find("*/").map_or("", |i| &r[i + 2..]);
+        } else {
+            return s;
+        }
+    }
+}
+
+/// Whether a call of a method `name` may occur whose first argument (its text onwards)
+/// satisfies `first`: `x.name(arg` (also `x?.name(`, `x . name (`; see [`call_follows`]).
+pub(crate) fn method_call_with(text: &str, name: &str, first: &dyn Fn(&str) -> bool) -> bool {
+    ident_at(text, name).any(|at| {
+        preceded_by(&text[..at], &|t| t.ends_with('.'))
+            && call_follows(&text[at + name.len()..], first)
+    })
+}
+
+/// Whether the text after a callee (`rest`) may be its call, with a first argument that
+/// satisfies `first`: `(arg` (also `((arg))`, `?.(arg`, `!(arg`, `)(arg` of a parenthesised
+/// callee). Rarer forms (type arguments `<T>(`, `as` or `satisfies` in a parenthesised
+/// callee, a tagged template) are admitted whatever the argument.
+pub(crate) fn call_follows(rest: &str, first: &dyn Fn(&str) -> bool) -> bool {
+    let mut rest = skip_space(rest);
+    loop {
+        if let Some(r) = rest.strip_prefix('(') {
+            let mut arg = skip_space(r);
+            while let Some(inner) = arg.strip_prefix('(') {
+                arg = skip_space(inner);
+            }
+            return first(arg);
+        }
+        if let Some(r) = rest
+            .strip_prefix("?.")
+            .or_else(|| rest.strip_prefix([')', '!']))
+        {
+            rest = skip_space(r);
+            continue;
+        }
+        return rest.starts_with(['<', '`'])
+            || starts_with_word(rest, "as")
+            || starts_with_word(rest, "satisfies");
+    }
+}
+
+/// The length of the identifier `s` starts with, counting non-ASCII characters and escapes
+/// (and `#` of a private name) in.
+pub(crate) fn segment_len(s: &str) -> usize {
+    s.bytes()
+        .take_while(|&b| ident_byte(b) || b == b'#' || b == b'\\' || b >= 0x80)
+        .count()
+}
+
+/// Whether `s` starts with the identifier `w` (not a longer one).
+pub(crate) fn starts_with_word(s: &str, w: &str) -> bool {
+    s.strip_prefix(w)
+        .is_some_and(|r| !r.bytes().next().is_some_and(ident_byte))
+}
+
+/// Whether `s` ends with the identifier `w` (not a longer one).
+fn ends_with_word(s: &str, w: &str) -> bool {
+    s.strip_suffix(w)
+        .is_some_and(|r| !r.bytes().next_back().is_some_and(ident_byte))
+}
+
+/// Whether a call of a method `name` may occur (see [`method_call_with`]).
+pub(crate) fn method_call(text: &str, name: &str) -> bool {
+    method_call_with(text, name, &|_| true)
+}
+
+/// Whether `arg` starts with a string literal whose content is `content`.
+fn starts_with_string(arg: &str, content: &str) -> bool {
+    ['\'', '"', '`'].iter().any(|&q| {
+        arg.strip_prefix(q)
+            .and_then(|r| r.strip_prefix(content))
+            .is_some_and(|r| r.starts_with(q))
+    })
+}
+
+/// Whether a listener for `event` may be added: `.on(event, ...)` or another of [`LISTEN`]
+/// (which includes the methods [`js::handler_kind`] knows).
+fn listens_for(text: &str, event: &str) -> bool {
+    LISTEN
+        .iter()
+        .any(|m| method_call_with(text, m, &|arg| starts_with_string(arg, event)))
+}
+
+/// Where a string literal whose content is exactly `spec` starts (its opening quote):
+/// `'x'`, `"x"` or `` `x` `` ([`js::string_value`] takes the raw text between the quotes).
+pub(crate) fn string_at<'a>(text: &'a str, spec: &'a str) -> impl Iterator<Item = usize> + 'a {
+    let bytes = text.as_bytes();
+    text.match_indices(spec).filter_map(move |(at, _)| {
+        let q = *bytes.get(at.checked_sub(1)?)?;
+        (matches!(q, b'\'' | b'"' | b'`') && bytes.get(at + spec.len()) == Some(&q))
+            .then_some(at - 1)
+    })
+}
+
+/// Whether a module specifier in `specs` may be imported: `require('x')` (also TypeScript
+/// `import a = require('x')`) or `... from 'x'`, the two ways the visitors bind a module.
+pub(crate) fn imported(text: &str, specs: &[&str]) -> bool {
+    specs
+        .iter()
+        .any(|spec| string_at(text, spec).any(|at| import_source_at(text, at)))
+}
+
+/// Whether the string literal starting at `at` may be the source of an import: after
+/// `require(` or `from`.
+pub(crate) fn import_source_at(text: &str, at: usize) -> bool {
+    preceded_by(&text[..at], &|t| {
+        require_paren(t) || ends_with_word(t, "from")
+    })
+}
+
+/// Whether `t` ends with `require(` (past comments, and more parentheses: `require(('x'))`).
+fn require_paren(t: &str) -> bool {
+    t.strip_suffix('(')
+        .is_some_and(|u| preceded_by(u, &|v| ends_with_word(v, "require") || require_paren(v)))
+}
+
+/// What [`RtVisitor::is_stream`] (and the `streams` bindings built from it) needs to call
+/// anything a Node stream:
+/// - an imported `stream` module (its classes, subclasses of them, `Readable.from`);
+/// - `fs.createReadStream` / `createWriteStream`;
+/// - an imported `zlib`, `crypto`, `net` or `tls` module (their stream factories, and the
+///   `socket` parameter of a `net` server);
+/// - `stdin` / `stdout` / `stderr` (of `process` or of a child process);
+/// - `req` / `res` / `request` / `response` as the parameter of an HTTP handler
+///   (see [`http_handler_evidence`]);
+/// - a name whose last segment ends with `stream` in any case, where `is_stream` looks at
+///   it: the source or a destination of `.pipe()` (also before `.on(...)` listeners), or
+///   the receiver of `.on('data')` or `.write()`. Such a name is followed by one of those
+///   methods (`.pipe`, `?.write`, `.on`, ...; also past `!`); or it ends an argument or a
+///   parenthesised expression (`)`, `,`, `as`, `satisfies`) that starts with it (after
+///   `(`) or with a path it ends (after `.`). "a stream of" in a comment is not.
+fn stream_evidence(text: &str) -> bool {
+    static STREAM: Words = Words::new(&["stream"]);
+    let bytes = text.as_bytes();
+    let stream_name = || {
+        STREAM.find_in(text).any(|r| {
+            if !text[r.clone()].eq_ignore_ascii_case("stream") {
+                return true; // the automaton could not be built
+            }
+            if bytes.get(r.end).is_some_and(|b| ident_byte(*b)) {
+                return false;
+            }
+            let mut rest = skip_space(&text[r.end..]);
+            loop {
+                if rest.starts_with([')', ','])
+                    || starts_with_word(rest, "as")
+                    || starts_with_word(rest, "satisfies")
+                {
+                    // An argument, or in parentheses: the path starts after `(` (or `<T>`),
+                    // or the name is a later segment of it.
+                    let start = text[..r.start]
+                        .bytes()
+                        .rev()
+                        .take_while(|&b| ident_byte(b) || b == b'#' || b == b'\\' || b >= 0x80)
+                        .count();
+                    return preceded_by(&text[..r.start - start], &|t| {
+                        t.ends_with(['(', '.', '>'])
+                    });
+                }
+                if let Some(r) = rest.strip_prefix('!') {
+                    rest = skip_space(r);
+                    continue;
+                }
+                let Some(r) = rest.strip_prefix("?.").or_else(|| rest.strip_prefix('.')) else {
+                    return false;
+                };
+                let r = skip_space(r);
+                let method = &r[..segment_len(r)];
+                return method == "pipe" || method == "write" || LISTEN.contains(&method);
+            }
+        })
+    };
+    imported(text, STREAM_MODULES)
+        || has_ident(text, "createReadStream")
+        || has_ident(text, "createWriteStream")
+        || imported(
+            text,
+            &[
+                "zlib",
+                "node:zlib",
+                "crypto",
+                "node:crypto",
+                "net",
+                "node:net",
+                "tls",
+                "node:tls",
+            ],
+        )
+        || ["stdin", "stdout", "stderr"]
+            .iter()
+            .any(|w| has_ident(text, w))
+        || (["req", "res", "request", "response"]
+            .iter()
+            .any(|w| has_ident(text, w))
+            && http_handler_evidence(text))
+        || stream_name()
+}
+
+/// What [`js::handler_kind`] needs to call a function a `route`, `server` or `request`
+/// handler: a call of `createServer`; a method `use` (middleware) or `route`; `.on('request',
+/// fn)`; or an HTTP verb method whose first argument is a path (a string starting with `/`,
+/// `'*'`, any template string).
+fn http_handler_evidence(text: &str) -> bool {
+    has_ident(text, "createServer")
+        || method_call(text, "use")
+        || method_call(text, "route")
+        || listens_for(text, "request")
+        || [
+            "get", "post", "put", "patch", "delete", "del", "all", "head", "options",
+        ]
+        .iter()
+        .any(|w| {
+            method_call_with(text, w, &|arg| {
+                arg.starts_with(['`'])
+                    || arg.starts_with("'/")
+                    || arg.starts_with("\"/")
+                    || starts_with_string(arg, "*")
+            })
+        })
+}
+
 impl Detector for NodeRuntime {
     fn name(&self) -> &'static str {
         "node-runtime"
@@ -167,16 +505,51 @@ impl Detector for NodeRuntime {
             "function_declaration",
         ]
     }
+    /// Every fact needs one of these words (see [`NodeRuntime::admits`] for what else).
+    /// `pipe` and `write` without the dot: `src. pipe(dst)` and `s.write (x)` are calls
+    /// too; `pipe` also covers `pipeline`.
     fn needles(&self) -> &'static [&'static str] {
         &[
             "worker_threads",
             "cluster",
-            ".pipe",
-            "pipeline",
+            "pipe",
+            "pump",
             "data'",
             "data\"",
-            ".write(",
+            "data`",
+            "write",
         ]
+    }
+    /// A disjunction over the emission paths, each a conjunction of what its facts need:
+    /// - `worker_thread`, producer (`new Worker` of `worker_threads`) and consumer
+    ///   (`parentPort` / `workerData` of it): the imported module and one of those names;
+    /// - `cluster_fork`: the imported `cluster` module and a call of the method `fork`;
+    /// - `stream_pipe` by `pipeline(...)`: `pipeline` and an imported `stream` /
+    ///   `stream/promises` module; or any call of the imported `pump` module;
+    /// - `stream_pipe` by `.pipe()` (a method call), `stream_data_handler` (`'data'` as first
+    ///   argument) and `stream_write` (a method call `.write()`): one end, the receiver or a
+    ///   binding must be a known Node stream, see [`stream_evidence`].
+    fn admits(&self, file: &Candidate<'_>) -> bool {
+        let text = file.text;
+        let worker = file.has("worker_threads")
+            && imported(text, &["worker_threads", "node:worker_threads"])
+            && ["Worker", "parentPort", "workerData"]
+                .iter()
+                .any(|w| has_ident(text, w));
+        let cluster = file.has("cluster")
+            && imported(text, &["cluster", "node:cluster"])
+            && method_call(text, "fork");
+        // `x.pipeline(` of a module, or a named import or destructuring of `pipeline`.
+        let pipeline_name = ident_at(text, "pipeline").any(|at| {
+            preceded_by(&text[..at], &|t| {
+                t.ends_with(['.', '{', ',']) || ends_with_word(t, "type")
+            })
+        });
+        let pipeline = (pipeline_name && imported(text, STREAM_MODULES))
+            || (file.has("pump") && imported(text, &["pump", "node:pump"]));
+        let stream_use =
+            method_call(text, "pipe") || method_call(text, "write") || listens_for(text, "data");
+        worker || cluster || pipeline || (stream_use && stream_evidence(text))
     }
     fn visitor<'t>(&self, _file: &FileCx<'t>) -> Box<dyn Visitor<'t> + 't> {
         Box::<RtVisitor>::default()
@@ -1510,6 +1883,73 @@ mod tests {
         .map(|(r, n)| (r.to_string(), n.map(str::to_string)))
         .collect();
         assert_eq!(got, want);
+    }
+
+    /// Whether the prefilter admits `src` for node-runtime, and how many facts it finds.
+    fn run(src: &str) -> (bool, usize) {
+        let mut p = FileParser::new(std::time::Duration::from_secs(5));
+        let parsed = p.parse(Language::TypeScript, src).unwrap();
+        let (_, admitted, facts) = crate::fuzzing::detect_each("src/app.ts", src, &parsed)
+            .into_iter()
+            .find(|(name, _, _)| *name == "node-runtime")
+            .unwrap();
+        (admitted, facts.len())
+    }
+
+    #[test]
+    fn admits_every_emission_path() {
+        for src in [
+            // worker_thread producer and consumer
+            "import { Worker } from 'node:worker_threads';\nconst w = new Worker('./w.js');\n",
+            "const { parentPort } = require('worker_threads');\nparentPort.on('message', (m) => m);\n",
+            "import * as wt from 'worker_threads';\nconsole.log(wt.workerData);\n",
+            // cluster_fork
+            "import cluster from 'cluster';\nif (cluster.isPrimary) cluster.fork();\n",
+            // stream_pipe by pipeline (named, of the module, promises)
+            "const { pipeline } = require('stream');\npipeline(a, b, (err) => err);\n",
+            "import stream from 'node:stream';\nstream.pipeline(a, b, done);\n",
+            "import { pipeline as pipe } from 'stream/promises';\nawait pipe(a, b);\n",
+            // stream_pipe by .pipe(): a factory, process stdio, a name ending in `stream`,
+            // an HTTP response, a zlib stream
+            "import fs from 'fs';\nfs.createReadStream('a').pipe(process.stdout);\n",
+            "function copy(inStream, out) {\n  inStream\n    .pipe(out);\n}\n",
+            "function copy(src, upload) {\n  src.pipe((upload.bodyStream as any));\n}\n",
+            "app.get('/file', (req, res) => { file.pipe(res); });\n",
+            "import zlib from 'zlib';\nsrc.pipe(zlib.createGzip()).pipe(dst);\n",
+            // stream_data_handler
+            "process.stdin.on('data', (chunk) => chunk);\n",
+            "function read(sock, fileStream) { fileStream.once(`data`, (c) => c); }\n",
+            // stream_write in a loop and in a 'data' handler
+            "import fs from 'fs';\nconst out = fs.createWriteStream('x');\nfor (const l of lines) out.write(l);\n",
+            "function f(inStream, outStream) {\n  inStream.on('data', (c) => { outStream.write(c); });\n}\n",
+        ] {
+            assert!(run(src).0, "ruled out:\n{src}");
+            assert!(
+                run(src).1 > 0,
+                "no fact (the snippet tests nothing):\n{src}"
+            );
+        }
+    }
+
+    #[test]
+    fn rules_out_near_misses() {
+        for src in [
+            // RxJS and jQuery pipes
+            "import { map } from 'rxjs';\nsource$.pipe(map((x) => x));\n",
+            "deferred.pipe(function (v) { return v; });\n",
+            // streams in comments and prose only
+            "// the stream is piped: src.pipe(dst)\nconst x = 1;\n",
+            "/** Returns a stream of values. */\nexport const values = (s) => s.pipe(take(1));\n",
+            // a BullMQ worker, a cluster in data, a Redis pipeline method
+            "import { Worker } from 'bullmq';\nnew Worker('emails', async (job) => job.data);\n",
+            "const topology = { kind: 'cluster', fork: true };\n",
+            "import { Readable } from 'stream';\nclass C {\n  a() {}\n  pipeline() { return this.multi(); }\n}\n",
+            // writes and 'data' listeners on things that are not known streams
+            "for (const m of msgs) socket.write(m);\nemitter.on('data', (d) => d);\n",
+            "this.options.get('data');\nconst req = http.request(url);\n",
+        ] {
+            assert_eq!(run(src), (false, 0), "admitted:\n{src}");
+        }
     }
 
     #[test]
