@@ -237,7 +237,11 @@ fn preceded_within(before: &str, ends: &dyn Fn(&str) -> bool, fuel: &mut u32) ->
     if !before[trimmed.len()..].contains(LINE_BREAKS) {
         return false;
     }
-    let start = trimmed.rfind(LINE_BREAKS).map_or(0, |i| i + 1);
+    // After the break (U+2028 and U+2029 are three bytes long).
+    let start = trimmed
+        .char_indices()
+        .rfind(|(_, c)| LINE_BREAKS.contains(c))
+        .map_or(0, |(i, c)| i + c.len_utf8());
     let line = &trimmed[start..];
     if line.contains("-->") {
         return true;

@@ -29,7 +29,7 @@ use crate::walk::Field;
 
 use crate::engine::{Detector, FactBuilder, FileCx, Visitor};
 use crate::fact::{KindSpec, Role, attrs};
-use crate::prefilter::{Candidate, Present, Words, identifier_around, word_around};
+use crate::prefilter::Candidate;
 use crate::walk::descendants;
 use crate::{js, py};
 
@@ -338,17 +338,18 @@ fn macish(text: &str) -> bool {
 /// Whether a helper function's source verifies a signature (HMAC, constant-time compare or
 /// a provider SDK verifier): calls to it count as verification.
 fn verifies_inside(text: &str) -> bool {
-    [
-        "hmac.new",
-        "compare_digest",
-        "construct_event",
-        "createHmac",
-        "timingSafeEqual",
-        "constructEvent",
-    ]
-    .iter()
-    .any(|k| text.contains(k))
+    VERIFIES_INSIDE.iter().any(|k| text.contains(k))
 }
+
+/// What a same-file helper must contain to count as a verifier.
+const VERIFIES_INSIDE: &[&str] = &[
+    "hmac.new",
+    "compare_digest",
+    "construct_event",
+    "createHmac",
+    "timingSafeEqual",
+    "constructEvent",
+];
 
 /// Top-level functions of a module that verify signatures.
 fn verifier_functions(root: Node<'_>, cx: &FileCx<'_>) -> HashSet<String> {
@@ -376,108 +377,13 @@ fn verifier_functions(root: Node<'_>, cx: &FileCx<'_>) -> HashSet<String> {
     out
 }
 
-/// A call of a function whose name says it verifies a webhook or signature
-/// (`verify_signature`, `checkRequest`). `name` must be one identifier: a callee like
-/// `checks[request]` is no such call.
 fn is_generic_verifier(name: &str) -> bool {
     let l = name.to_ascii_lowercase();
-    let identifier = l.bytes().all(|b| ident_byte(b) || b >= 0x80);
-    identifier
-        && (l.contains("verify") || l.contains("valid") || l.contains("check"))
+    (l.contains("verify") || l.contains("valid") || l.contains("check"))
         && (l.contains("sig")
             || l.contains("webhook")
             || l.contains("hmac")
             || l.contains("request"))
-}
-
-// ---------------------------------------------------------------------------------------
-// Prefilter: what a file's text must hold for each way the detectors emit a fact. Words are
-// looked for ignoring case wherever the detectors lower-case what they compare.
-
-fn ident_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_' || b == b'$'
-}
-
-/// The identifier around `range`, non-ASCII bytes included (identifiers may hold
-/// non-ASCII letters; taking more bytes only admits more).
-fn ident_around(text: &str, range: std::ops::Range<usize>) -> &str {
-    let b = text.as_bytes();
-    let part = |c: u8| ident_byte(c) || c >= 0x80;
-    let (mut start, mut end) = (range.start.min(b.len()), range.end.min(b.len()));
-    while start > 0 && part(b[start - 1]) {
-        start -= 1;
-    }
-    while end < b.len() && part(b[end]) {
-        end += 1;
-    }
-    // Stops only next to ASCII bytes: char boundaries.
-    text.get(start..end).unwrap_or(text)
-}
-
-/// A comparison operand [`macish`] accepts, or a variable [`bound_to_mac`] traces (it needs
-/// `hmac` / `digest` in the function): `signature`, `digest` or `hmac` anywhere, an
-/// identifier ending in `sig`, or `mac`.
-fn mac_words_in(text: &str) -> bool {
-    static WORDS: Words = Words::new(&["signature", "digest", "hmac", "sig", "mac"]);
-    WORDS.find_in(text).any(|r| {
-        let word = text.get(r.clone()).unwrap_or_default().to_ascii_lowercase();
-        let ident = ident_around(text, r.clone());
-        let end = ident.as_ptr() as usize - text.as_ptr() as usize + ident.len();
-        match word.as_str() {
-            "sig" => end == r.end,
-            "mac" => ident.len() == 3,
-            _ => true,
-        }
-    })
-}
-
-/// What makes a route a webhook's ([`Body::signals`], the name signal of a Django view):
-/// path and name words, signature-header words (lower-cased, `_` as `-`), verifier calls
-/// (SDK, HMAC, a helper that verifies inside: [`verifies_inside`]), and names that say they
-/// verify a request or signature ([`is_generic_verifier`]).
-fn webhook_signal_in(text: &str) -> bool {
-    static SIGNALS: Words = Words::new(&[
-        // path and name words (`webhook`, `hooks` included)
-        "hook",
-        "callback",
-        "stripe",
-        "github",
-        "notify",
-        "ipn",
-        "svix",
-        "incoming",
-        // headers
-        "signature",
-        "authorization",
-        "secret-token",
-        "secret_token",
-        "gitlab-token",
-        "gitlab_token",
-        "x-hub",
-        "x_hub",
-        // verifiers
-        "hmac",
-        "compare_digest",
-        "construct_event",
-        "constructevent",
-        "timingsafeequal",
-        "verifykey",
-        "validaterequest",
-        "verifyandreceive",
-    ]);
-    // `wh.verify(...)`, `new Webhook(s).verify(...)`, `validator.validate(...)`,
-    // `verifyAndReceive(...)`
-    static VERIFY_CALL: Words = Words::new(&["verify", "validate", "is_valid_request"]);
-    static VERIFIER: Words = Words::new(&["validator", "verifier", "wh", "twilio", "octokit"]);
-    // `verify_signature(...)`, `checkRequest(...)`: one identifier holds both
-    static VERB: Words = Words::new(&["verify", "valid", "check"]);
-    static OBJECT: Words = Words::new(&["sig", "webhook", "hmac", "request"]);
-    let any = |w: &Words, t: &str| w.find_in(t).next().is_some();
-    any(&SIGNALS, text)
-        || any(&VERIFY_CALL, text) && any(&VERIFIER, text)
-        || VERB
-            .find_in(text)
-            .any(|r| any(&OBJECT, ident_around(text, r)))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -500,7 +406,6 @@ impl Detector for WebhookPy {
             "comparison_operator",
         ]
     }
-    /// One needle of each emission path [`WebhookPy::admits`] lets through.
     fn needles(&self) -> &'static [&'static str] {
         &[
             // webhook_signature_check
@@ -508,37 +413,24 @@ impl Detector for WebhookPy {
             "==",
             "!=",
             // background_thread
-            "threading",
-            "multiprocessing",
-            "asyncio",
-            "concurrent",
-            // webhook_handler
-            "route",
+            "Thread",
+            "Process",
+            "create_task",
+            "ensure_future",
+            "PoolExecutor",
+            // webhook_handler: a decorated route, or a Django view's `request`
+            "@",
+            "request",
+            // (Not needed: read by `admits` with `Candidate::has`.)
             "post",
             "put",
             "patch",
             "delete",
-            "request",
+            "route",
         ]
     }
-    /// - `webhook_signature_check`: `compare_digest`, or a MAC-ish comparison operand;
-    /// - `background_thread`: `threading.Thread`, `multiprocessing.Process`,
-    ///   `asyncio.create_task` / `ensure_future`, `concurrent.futures` executors, read
-    ///   through imports: the module's name is in the text;
-    /// - `webhook_handler`: a route decorator's verb (`route`, `api_route`, `post`, `put`,
-    ///   `patch`, `delete`; a GET route is no webhook) or a Django view's `request`, and a
-    ///   webhook signal.
     fn admits(&self, file: &Candidate<'_>) -> bool {
-        const ROUTE: &[&str] = &["route", "api_route", "post", "put", "patch", "delete", "request"];
-        static ROUTE_WORDS: Words = Words::new(ROUTE);
-        if file.has("compare_digest") || file.any(&["==", "!="]) && mac_words_in(file.text) {
-            return true;
-        }
-        if file.any(&["threading", "multiprocessing", "asyncio", "concurrent"]) {
-            return true;
-        }
-        Present::of(file.text, &ROUTE_WORDS, ROUTE, word_around).any(ROUTE)
-            && webhook_signal_in(file.text)
+        admit::python(file)
     }
     fn visitor<'t>(&self, file: &FileCx<'t>) -> Box<dyn Visitor<'t> + 't> {
         let p = file.path;
@@ -1231,38 +1123,23 @@ impl Detector for WebhookJs {
             "binary_expression",
         ]
     }
-    /// One needle of each emission path [`WebhookJs::admits`] lets through.
     fn needles(&self) -> &'static [&'static str] {
         &[
             // webhook_signature_check
             "timingSafeEqual",
             "==",
             "!=",
-            // webhook_handler: edge functions, Next.js route files, Express routes
-            "serve",
-            "export",
+            // webhook_handler: Express routes, Next.js route files, edge functions
             "post",
             "put",
             "all",
             "patch",
+            "export",
+            "serve",
         ]
     }
-    /// - `webhook_signature_check`: `timingSafeEqual`, or a MAC-ish comparison operand;
-    /// - `webhook_handler` of an edge function or a Next.js route file: the file's path
-    ///   says it is one ([`file_route`]);
-    /// - `webhook_handler` of an Express route (`.post|put|all|patch('/path', ...)`): the
-    ///   verb and a webhook signal.
     fn admits(&self, file: &Candidate<'_>) -> bool {
-        const ROUTE: &[&str] = &["post", "put", "all", "patch"];
-        static ROUTE_WORDS: Words = Words::new(ROUTE);
-        if file.has("timingSafeEqual") || file.any(&["==", "!="]) && mac_words_in(file.text) {
-            return true;
-        }
-        if file_route(file.path).0 != FileRoute::None {
-            return true;
-        }
-        Present::of(file.text, &ROUTE_WORDS, ROUTE, identifier_around).any(ROUTE)
-            && webhook_signal_in(file.text)
+        admit::javascript(file)
     }
     fn visitor<'t>(&self, file: &FileCx<'t>) -> Box<dyn Visitor<'t> + 't> {
         Box::new(JsVisitor {
@@ -1861,9 +1738,1311 @@ pub(crate) fn link(facts: &[crate::Fact], linker: &mut crate::link::Linker) {
     }
 }
 
+// ---------------------------------------------------------------------------------------
+// Prefilter
+
+/// What a file's text must hold for the detectors above to emit anything
+/// ([`Detector::admits`]).
+///
+/// Each detector's `admits` is a disjunction over its emission paths; each path a
+/// conjunction of what its facts cannot do without, read off the code above. Words are
+/// looked for in the raw text: string values are read raw (escapes included), so a word of
+/// a value is a word of the text; case is ignored where the detector lower-cases. Beyond
+/// plain words:
+/// - Python's implicit string concatenation (`"/web" "hook"`): words of string values are
+///   also looked for with the literals' seams removed ([`without_py_seams`]);
+/// - the callee's text after its last `.`, which [`is_generic_verifier`] reads, is one
+///   identifier for a name or an attribute but spans several tokens otherwise
+///   ([`Found::generic_verifier`]);
+/// - positions: a route's path is the string right after `post(` ([`py_route_paths`],
+///   [`js_route_paths`]); a Django view's `request` parameter follows `(` or `,`; a header is
+///   read from a short string or from a parameter's name.
+///
+/// Between two tokens we skip what tree-sitter may skip: blanks (any non-ASCII byte counts
+/// as one: tree-sitter's `\s` takes Unicode spaces), line continuations and comments.
+///
+/// [`Detector::admits`]: crate::engine::Detector::admits
+/// [`is_generic_verifier`]: super::is_generic_verifier
+mod admit {
+    use std::collections::HashMap;
+    use std::ops::Range;
+    use std::sync::OnceLock;
+
+    use aho_corasick::{AhoCorasick, MatchKind};
+
+    use crate::prefilter::Candidate;
+
+    /// webhook-py ([`super::WebhookPy`]).
+    pub(super) fn python(file: &Candidate<'_>) -> bool {
+        let t = file.text;
+        // webhook_signature_check: `hmac.compare_digest(...)`, `secrets.compare_digest`
+        // (the name is written in the call or in its import). background_thread.
+        if file.has("compare_digest") || py_background(file) {
+            return true;
+        }
+        // webhook_signature_check: `==`/`!=` with a MAC-ish operand.
+        let compares = file.any(&["==", "!="]);
+        // webhook_handler: a route (decorated, or a Django view) and a signal.
+        let may_route = file.has("@") && file.any(&["post", "put", "patch", "delete", "route"]);
+        let may_view = file.has("request");
+        if !compares && !may_route && !may_view {
+            return false;
+        }
+        let code = if may_route || may_view {
+            match Code::new(t, false) {
+                Some(code) => code,
+                None => return true,
+            }
+        } else {
+            Code::default()
+        };
+        let decorated = may_route && py_route_paths(&code).next().is_some();
+        let view = may_view && py_request_params(&code).next().is_some();
+        if !compares && !decorated && !view {
+            return false;
+        }
+        let Some(found) = Found::new(t, false) else {
+            return true;
+        };
+        compares && found.mac()
+            || (decorated || view)
+                && (found.py_verifier()
+                    || found.header()
+                    || decorated && py_route_paths(&code).any(|p| found.path_within(p))
+                    || view && found.view_name(&code)
+                    || seamless(t, |f| f.header())
+                    || found.generic_verifier())
+    }
+
+    /// webhook-js ([`super::WebhookJs`]).
+    pub(super) fn javascript(file: &Candidate<'_>) -> bool {
+        let t = file.text;
+        // webhook_signature_check: `crypto.timingSafeEqual(...)`.
+        if file.has("timingSafeEqual") {
+            return true;
+        }
+        if !file.any(&["post", "put", "all", "patch", "serve", "export", "==", "!="]) {
+            return false;
+        }
+        let Some(code) = Code::new(t, true) else {
+            return true;
+        };
+        // webhook_handler of an edge function (`supabase/functions/<name>/index.ts`) or a
+        // Next.js route file: routes by their file path, which admits cannot see (and the
+        // path may be the only signal).
+        if js_serve_call(&code)
+            || file.has("export") && (js_route_export(&code) || js_default_function(&code))
+        {
+            return true;
+        }
+        // webhook_signature_check: `==`, `===`, `!=`, `!==` with a MAC-ish operand.
+        let compares = file.any(&["==", "!="]);
+        // webhook_handler, Express: `<router>.post|put|all|patch('/path', ...)` and a signal.
+        let express = js_route_paths(&code).next().is_some();
+        if !compares && !express {
+            return false;
+        }
+        let Some(found) = Found::new(t, true) else {
+            return true;
+        };
+        compares && found.mac()
+            || express
+                && (found.header()
+                    || found.js_verifier()
+                    || js_route_paths(&code).any(|p| found.path_within(p))
+                    || found.generic_verifier())
+    }
+
+    /// The syntax words of a language written whole and exactly (one case-sensitive pass),
+    /// where the routes and views are looked for.
+    #[derive(Default)]
+    struct Code<'t> {
+        text: &'t str,
+        words: Vec<(&'static str, Range<usize>)>,
+    }
+
+    impl<'t> Code<'t> {
+        const PYTHON: &'static [&'static str] = &[
+            "post",
+            "put",
+            "patch",
+            "delete",
+            "route",
+            "api_route",
+            "methods",
+            "request",
+        ];
+        const JS: &'static [&'static str] = &[
+            "post",
+            "put",
+            "all",
+            "patch",
+            "serve",
+            "POST",
+            "PUT",
+            "PATCH",
+            "export default",
+        ];
+
+        /// `None` if the automaton could not be built (then admit).
+        fn new(text: &'t str, js: bool) -> Option<Self> {
+            static PYTHON: OnceLock<Option<AhoCorasick>> = OnceLock::new();
+            static JS: OnceLock<Option<AhoCorasick>> = OnceLock::new();
+            let (list, cell) = if js {
+                (Self::JS, &JS)
+            } else {
+                (Self::PYTHON, &PYTHON)
+            };
+            // Leftmost-longest, not overlapping: a word this hides overlaps another one, so is
+            // no whole word (`route` in `api_route`), or no `export` token (`deletexport`).
+            let ac = cell
+                .get_or_init(|| {
+                    AhoCorasick::builder()
+                        .match_kind(MatchKind::LeftmostLongest)
+                        .build(list)
+                        .ok()
+                })
+                .as_ref()?;
+            let b = text.as_bytes();
+            let words = ac
+                .find_iter(text)
+                .map(|m| (list[m.pattern().as_usize()], m.range()))
+                .filter(|(w, r)| {
+                    let (l, rr) = edges(b, r, |c| !word_byte(c, js));
+                    *w == "export default" || l && rr
+                })
+                .collect();
+            Some(Code { text, words })
+        }
+
+        fn of<'a>(&'a self, words: &'a [&str]) -> impl Iterator<Item = Range<usize>> + 'a {
+            self.words
+                .iter()
+                .filter(|(w, _)| words.contains(w))
+                .map(|(_, r)| r.clone())
+        }
+
+        fn has(&self, word: &str) -> bool {
+            self.of(&[word]).next().is_some()
+        }
+    }
+
+    // ----------------------------------------------------------------------------------
+    // Bytes
+
+    /// ASCII identifier bytes: letters, digits, `_`; in JS also `$` and `\` (`\u0041`
+    /// escapes). A whole word has none of these on either side: a non-ASCII neighbour may be
+    /// a Unicode space to tree-sitter, so it does not make a word part of a longer one.
+    fn word_byte(b: u8, js: bool) -> bool {
+        b.is_ascii_alphanumeric() || b == b'_' || js && (b == b'$' || b == b'\\')
+    }
+
+    /// Bytes an identifier may hold: [`word_byte`]s and any non-ASCII byte (identifiers may
+    /// hold non-ASCII letters). To extend a match to its whole identifier.
+    fn ident_byte(b: u8, js: bool) -> bool {
+        word_byte(b, js) || b >= 0x80
+    }
+
+    /// Bytes tree-sitter may skip between tokens, comments aside.
+    fn blank(b: u8) -> bool {
+        b.is_ascii_whitespace() || b == b'\x0b' || b == b'\\' || b >= 0x80
+    }
+
+    /// Whether a comment starts at `i`.
+    fn comment_at(b: &[u8], i: usize, js: bool) -> bool {
+        match b.get(i) {
+            Some(b'#') => !js,
+            Some(b'/') => js && matches!(b.get(i + 1), Some(b'/' | b'*')),
+            _ => false,
+        }
+    }
+
+    /// The end of the comment that starts at `i`.
+    fn comment_end(b: &[u8], i: usize, js: bool) -> usize {
+        if js && b.get(i + 1) == Some(&b'*') {
+            let body = (i + 2).min(b.len());
+            return b[body..]
+                .windows(2)
+                .position(|w| w == b"*/")
+                .map_or(b.len(), |e| body + e + 2);
+        }
+        let from = i.min(b.len());
+        b[from..]
+            .iter()
+            .position(|&c| c == b'\n')
+            .map_or(b.len(), |e| from + e)
+    }
+
+    /// From `i`, past blanks and comments.
+    fn skip_blank(b: &[u8], mut i: usize, js: bool) -> usize {
+        while i < b.len() {
+            if blank(b[i]) {
+                i += 1;
+            } else if comment_at(b, i, js) {
+                i = comment_end(b, i, js);
+            } else {
+                break;
+            }
+        }
+        i
+    }
+
+    /// The identifier around `range` ([`ident_byte`]s; and, to be safe with
+    /// error-recovered trees, `$`, `?`, `!`, `` ` `` and `\`, which no Python identifier
+    /// holds). Unlike `prefilter::identifier_around` it does not stop at non-ASCII letters:
+    /// `checkérequest` is one identifier.
+    fn ident_span(b: &[u8], range: Range<usize>, js: bool) -> Range<usize> {
+        let part = |c: u8| ident_byte(c, js) || matches!(c, b'$' | b'?' | b'!' | b'`' | b'\\');
+        let (mut start, mut end) = (range.start.min(b.len()), range.end.min(b.len()));
+        while start > 0 && part(b[start - 1]) {
+            start -= 1;
+        }
+        while end < b.len() && part(b[end]) {
+            end += 1;
+        }
+        start..end
+    }
+
+    /// Whether `pred` holds for the byte before / after `range` (true at the text's ends).
+    fn edges(b: &[u8], range: &Range<usize>, pred: impl Fn(u8) -> bool) -> (bool, bool) {
+        let before = range.start == 0 || pred(b[range.start - 1]);
+        let after = range.end >= b.len() || pred(b[range.end]);
+        (before, after)
+    }
+
+    /// Segment words stand alone: no ASCII letter or digit on either side (path segments are
+    /// split on `/`, `.`, `_`, `-`; name words on `_` and `.`).
+    fn segment(b: &[u8], r: &Range<usize>) -> bool {
+        let (l, rr) = edges(b, r, |c| !c.is_ascii_alphanumeric());
+        l && rr
+    }
+
+    /// Where one of `words`, exactly as written (case included), is a whole word.
+    fn whole_idents<'a>(
+        text: &'a str,
+        words: &'a [&'a str],
+        js: bool,
+    ) -> impl Iterator<Item = Range<usize>> + 'a {
+        words.iter().flat_map(move |w| {
+            text.match_indices(w).filter_map(move |(i, _)| {
+                let r = i..i + w.len();
+                let (l, rr) = edges(text.as_bytes(), &r, |c| !word_byte(c, js));
+                (l && rr).then_some(r)
+            })
+        })
+    }
+
+    fn whole_ident_in(text: &str, words: &[&str], js: bool) -> bool {
+        whole_idents(text, words, js).next().is_some()
+    }
+
+    /// Whether the whole word `word` starts at `i`.
+    fn whole_ident_at(b: &[u8], i: usize, word: &str) -> bool {
+        b[i.min(b.len())..].starts_with(word.as_bytes())
+            && !b.get(i + word.len()).is_some_and(|&c| word_byte(c, false))
+    }
+
+    // ----------------------------------------------------------------------------------
+    // Words, in one pass
+
+    /// Every word the signals are made of, searched in any case in one pass; [`Found`] then
+    /// narrows (case, boundaries, positions).
+    const LEXICON: &[&str] = &[
+        // MAC-ish operands (`macish`, `bound_to_mac`)
+        "signature",
+        "digest",
+        "hmac",
+        "sig",
+        "mac",
+        // signature headers (`header_signal`)
+        "secret-token",
+        "secret_token",
+        "gitlab",
+        "x-hub",
+        "x_hub",
+        "stripe",
+        "webhook",
+        "svix",
+        "shopify",
+        "authorization",
+        // path segments (`path_signal`) and view names
+        "hook",
+        "hooks",
+        "callback",
+        "callbacks",
+        "github",
+        "notify",
+        "ipn",
+        "incoming",
+        // verifiers (`body_call`, `js_body`, `verifies_inside`), case-sensitive
+        "compare_digest",
+        "construct_event",
+        "createHmac",
+        "timingSafeEqual",
+        "constructEvent",
+        "verify",
+        "validate",
+        "is_valid_request",
+        "validateRequest",
+        "wh.",
+        "validator",
+        "verifier",
+        // generic verifiers (`is_generic_verifier`), besides verify/sig/webhook/hmac
+        "valid",
+        "check",
+        "request",
+    ];
+
+    fn lexicon() -> Option<&'static AhoCorasick> {
+        static AC: OnceLock<Option<AhoCorasick>> = OnceLock::new();
+        AC.get_or_init(|| {
+            AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .build(LEXICON)
+                .ok()
+        })
+        .as_ref()
+    }
+
+    /// The [`LEXICON`]'s words in a text, overlapping ones included: (word as listed,
+    /// where).
+    struct Found<'t> {
+        text: &'t str,
+        js: bool,
+        hits: Vec<(&'static str, Range<usize>)>,
+    }
+
+    impl<'t> Found<'t> {
+        /// `None` if the automaton could not be built (then admit).
+        fn new(text: &'t str, js: bool) -> Option<Self> {
+            let hits = lexicon()?
+                .find_overlapping_iter(text)
+                .map(|m| (LEXICON[m.pattern().as_usize()], m.range()))
+                .collect();
+            Some(Found { text, js, hits })
+        }
+
+        fn bytes(&self) -> &'t [u8] {
+            self.text.as_bytes()
+        }
+
+        fn of<'a>(&'a self, words: &'a [&str]) -> impl Iterator<Item = &'a Range<usize>> + 'a {
+            self.hits
+                .iter()
+                .filter(|(w, _)| words.contains(w))
+                .map(|(_, r)| r)
+        }
+
+        /// Whether `word` is written exactly (case included).
+        fn exact(&self, word: &str) -> bool {
+            self.of(&[word]).any(|r| &self.text[r.clone()] == word)
+        }
+
+        /// An operand [`super::macish`] accepts, or a variable [`super::bound_to_mac`]
+        /// traces (it needs `hmac`/`Hmac`/`digest` in the function): `signature`, `digest`,
+        /// `hmac` anywhere; an operand ending in `sig` (an identifier's end); an operand that
+        /// is `mac`.
+        fn mac(&self) -> bool {
+            let b = self.bytes();
+            self.hits.iter().any(|(w, r)| {
+                let (l, rr) = edges(b, r, |c| !word_byte(c, self.js));
+                match *w {
+                    "signature" | "digest" | "hmac" => true,
+                    "sig" => rr,
+                    "mac" => l && rr,
+                    _ => false,
+                }
+            })
+        }
+
+        /// A signature header ([`super::header_signal`], which lower-cases and maps `_` to
+        /// `-`): `signature`, `secret-token`, `gitlab-token`, `webhook-secret`, `x-hub-`,
+        /// `stripe-`, `webhook-`, `svix-`, `x-shopify-hmac`, or the whole value
+        /// `authorization` (after an `http-` prefix). Read from a string of a handler's body
+        /// shorter than 60 bytes (its opening quote is less than 72 bytes before the word),
+        /// or in Python from a parameter's name (an identifier before `:`, `=`, `,`, `)`).
+        fn header(&self) -> bool {
+            let b = self.bytes();
+            let read = |r: &Range<usize>| {
+                let in_string = b[r.start.saturating_sub(72)..r.start]
+                    .iter()
+                    .any(|c| matches!(c, b'"' | b'\'' | b'`'));
+                in_string
+                    || !self.js && {
+                        let name = ident_span(b, r.clone(), false);
+                        matches!(
+                            b.get(skip_blank(b, name.end, false)),
+                            Some(b':' | b'=' | b',' | b')')
+                        )
+                    }
+            };
+            self.hits.iter().any(|(w, r)| {
+                let word = match *w {
+                    "signature" | "secret-token" | "secret_token" | "gitlab" | "x-hub"
+                    | "x_hub" | "stripe" | "webhook" | "svix" | "shopify" => true,
+                    "authorization" => segment(b, r),
+                    _ => false,
+                };
+                word && read(r)
+            })
+        }
+
+        /// A webhook path ([`super::path_signal`]) in `within` (`None`: anywhere): a segment
+        /// `hook(s)`, `callback(s)`, `stripe`, `github`, `notify`, `ipn`, `svix`,
+        /// `incoming`, or one ending in `webhook(s)`; in Python also across the seams of the
+        /// literals there.
+        fn path_within(&self, within: Option<Range<usize>>) -> bool {
+            let b = self.bytes();
+            let inside = |r: &Range<usize>| {
+                within
+                    .as_ref()
+                    .is_none_or(|w| w.start <= r.start && r.end <= w.end)
+            };
+            self.hits.iter().any(|(w, r)| {
+                inside(r)
+                    && match *w {
+                        "webhook" => true,
+                        "hook" | "hooks" | "callback" | "callbacks" | "stripe" | "github"
+                        | "notify" | "ipn" | "svix" | "incoming" => segment(b, r),
+                        _ => false,
+                    }
+            }) || !self.js
+                && within.is_some_and(|w| seamless(&self.text[w], |f| f.path_within(None)))
+        }
+
+        /// A Django view named as a webhook ([`super::PyVisitor::on_function`]; the file has a
+        /// `request` parameter): the function's name (a view function: `def
+        /// <name>(request`), or for `post`/`put`/`get`/`dispatch` its class's, holds
+        /// `webhook` or a `_`/`.`-separated word `hook(s)`, `ipn`, `callback`.
+        fn view_name(&self, code: &Code<'_>) -> bool {
+            let (text, b) = (self.text, self.bytes());
+            let mut hits: Vec<Range<usize>> = self
+                .hits
+                .iter()
+                .filter(|(w, r)| match *w {
+                    "webhook" => true,
+                    "hook" | "hooks" | "ipn" | "callback" => segment(b, r),
+                    _ => false,
+                })
+                .map(|(_, r)| r.clone())
+                .collect();
+            if hits.is_empty() {
+                return false;
+            }
+            hits.sort_by_key(|r| r.start);
+            // Logical lines (joined across `\` continuations); where `def`/`class` are.
+            let line_starts: Vec<usize> = std::iter::once(0)
+                .chain((1..=b.len()).filter(|&i| b[i - 1] == b'\n' && (i < 2 || b[i - 2] != b'\\')))
+                .collect();
+            let positions = |keyword: &'static str| {
+                let mut v: Vec<usize> = whole_idents(text, &[keyword], false)
+                    .map(|r| r.start)
+                    .collect();
+                v.sort_unstable();
+                v
+            };
+            let (defs, classes) = (positions("def"), positions("class"));
+            let on_line_before = |keywords: &[usize], at: usize| {
+                let line = line_starts[line_starts.partition_point(|&s| s <= at) - 1];
+                let k = keywords.partition_point(|&p| p < line);
+                keywords.get(k).is_some_and(|&p| p < at)
+            };
+            // A function view: `def`, the name, `(`, `request` (or `*request`, or a tuple
+            // pattern `(request, x)`).
+            let first_params: Vec<usize> = py_request_params(code)
+                .filter(|(_, before)| *before == b'(')
+                .map(|(r, _)| r.start)
+                .collect();
+            let mut read = 0..0;
+            for r in &hits {
+                if read.start <= r.start && r.end <= read.end {
+                    continue; // in the identifier already read
+                }
+                read = ident_span(b, r.clone(), false);
+                let open = skip_blank(b, read.end, false);
+                if b.get(open) != Some(&b'(') {
+                    continue;
+                }
+                let mut i = open + 1;
+                while i < b.len() && (blank(b[i]) || b[i] == b'*' || b[i] == b'(') {
+                    i += 1;
+                }
+                if first_params.binary_search(&i).is_ok() && on_line_before(&defs, read.start) {
+                    return true;
+                }
+            }
+            // A class-based view: the word on a `class` line.
+            hits.iter().any(|r| on_line_before(&classes, r.start))
+        }
+
+        /// A verifier call in a Python handler ([`super::PyVisitor::body_call`]), a generic
+        /// helper's aside: `hmac.new/HMAC/digest` (`hmac` is written in the call or its
+        /// import), `stripe.Webhook.construct_event`, an SDK `verify`/`validate`/
+        /// `is_valid_request` on a webhook (any case), `wh.`, validator or verifier, or a
+        /// same-file function that verifies ([`super::verifies_inside`]: `hmac.new` holds
+        /// `hmac`).
+        fn py_verifier(&self) -> bool {
+            let e = |w: &str| self.exact(w);
+            e("hmac")
+                || super::VERIFIES_INSIDE.iter().any(|w| e(w))
+                || (e("verify") || e("validate") || e("is_valid_request"))
+                    && (e("wh.")
+                        || e("validator")
+                        || e("verifier")
+                        || self.of(&["webhook"]).next().is_some())
+        }
+
+        /// A verifier call in a JS handler ([`super::js_body`]), a generic helper's aside:
+        /// `constructEvent(Async)`, `createHmac`, an SDK `verify*`/`validateRequest`, or a
+        /// same-file function that verifies ([`super::verifies_inside`]).
+        fn js_verifier(&self) -> bool {
+            let e = |w: &str| self.exact(w);
+            e("hmac")
+                || super::VERIFIES_INSIDE.iter().any(|w| e(w))
+                || e("verify")
+                || e("validateRequest")
+        }
+
+        /// Whether some call could pass [`super::is_generic_verifier`]: the callee's text
+        /// after its last `.` (`last`) holds a verb (`verify`, `valid`, `check`) and an object
+        /// (`sig`, `webhook`, `hmac`, `request`).
+        ///
+        /// - A name or an attribute: `last` is blanks and one identifier, which holds both;
+        ///   unless comments stand after the dot (`x.  # check request` `\n  y(z)`): then
+        ///   `last` runs from that dot (or a later one) to the identifier after the comments.
+        /// - Python, any other callee (`check(request)(x)`, `d[check or request](x)`,
+        ///   `"check request"(x)`): `last` is a `.`-free run ending with a closing bracket or
+        ///   a quote right before the arguments' `(`.
+        /// - JS, any other callee: unwrapped (`(check || request)(x)`; `(f(check) as
+        ///   any)(request)` reads `f(check)`), its end need not touch the arguments: any
+        ///   `.`-free run holding both.
+        fn generic_verifier(&self) -> bool {
+            const VERBS: &[&str] = &["verify", "valid", "check"];
+            const OBJECTS: &[&str] = &["sig", "webhook", "hmac", "request"];
+            let (text, b, js) = (self.text, self.bytes(), self.js);
+            let verbs = Occurrences::new(self.of(VERBS).cloned());
+            let objects = Occurrences::new(self.of(OBJECTS).cloned());
+            if verbs.is_empty() || objects.is_empty() {
+                return false;
+            }
+            let both =
+                |start: usize, end: usize| verbs.within(start, end) && objects.within(start, end);
+            // One identifier.
+            if self.of(VERBS).any(|r| {
+                let ident = ident_span(b, r.clone(), js);
+                objects.within(ident.start, ident.end)
+            }) {
+                return true;
+            }
+            if js {
+                let mut start = 0;
+                return text.split('.').any(|seg| {
+                    let end = start + seg.len();
+                    let hit = both(start, end);
+                    start = end + 1;
+                    hit
+                });
+            }
+            let mut skipper = Skipper::default();
+            // Dots followed by comments.
+            for (d, _) in text.match_indices('.') {
+                let mut i = d + 1;
+                while i < b.len() && blank(b[i]) {
+                    i += 1;
+                }
+                if !comment_at(b, i, false) {
+                    continue;
+                }
+                let mut k = skipper.skip(b, i, false);
+                while k < b.len() && ident_byte(b[k], false) {
+                    k += 1;
+                }
+                if both(d + 1, k) {
+                    return true;
+                }
+            }
+            // Callees ending with a closing bracket or a quote.
+            let mut after_dot = 0;
+            (0..b.len()).any(|k| {
+                if b[k] == b'.' {
+                    after_dot = k + 1;
+                }
+                matches!(b[k], b')' | b']' | b'}' | b'"' | b'\'')
+                    && b.get(skipper.skip(b, k + 1, false)) == Some(&b'(')
+                    && both(after_dot, k + 1)
+            })
+        }
+    }
+
+    /// Whether `f` holds for `text` with the seams of Python's implicit string
+    /// concatenation removed (false if there is none).
+    fn seamless(text: &str, f: impl Fn(&Found<'_>) -> bool) -> bool {
+        without_py_seams(text).is_some_and(|s| Found::new(&s, false).is_none_or(|found| f(&found)))
+    }
+
+    /// Match ranges, to ask whether one lies within a range.
+    struct Occurrences {
+        /// Starts, ascending.
+        starts: Vec<usize>,
+        /// The least end of the matches from this index on.
+        min_end_from: Vec<usize>,
+    }
+
+    impl Occurrences {
+        fn new(ranges: impl Iterator<Item = Range<usize>>) -> Self {
+            let mut v: Vec<Range<usize>> = ranges.collect();
+            v.sort_by_key(|r| r.start);
+            let mut min_end_from = vec![usize::MAX; v.len()];
+            let mut m = usize::MAX;
+            for (i, r) in v.iter().enumerate().rev() {
+                m = m.min(r.end);
+                min_end_from[i] = m;
+            }
+            Occurrences {
+                starts: v.iter().map(|r| r.start).collect(),
+                min_end_from,
+            }
+        }
+
+        fn is_empty(&self) -> bool {
+            self.starts.is_empty()
+        }
+
+        /// Whether a match lies within `start..end`.
+        fn within(&self, start: usize, end: usize) -> bool {
+            let i = self.starts.partition_point(|&s| s < start);
+            self.min_end_from.get(i).is_some_and(|&e| e <= end)
+        }
+    }
+
+    /// [`skip_blank`], remembering where each comment it crossed led: a comment block is
+    /// crossed once however many places it is reached from.
+    #[derive(Default)]
+    struct Skipper {
+        memo: HashMap<usize, usize>,
+    }
+
+    impl Skipper {
+        fn skip(&mut self, b: &[u8], mut i: usize, js: bool) -> usize {
+            let mut crossed = Vec::new();
+            loop {
+                while i < b.len() && blank(b[i]) {
+                    i += 1;
+                }
+                if !comment_at(b, i, js) {
+                    break;
+                }
+                if let Some(&end) = self.memo.get(&i) {
+                    i = end;
+                    break;
+                }
+                crossed.push(i);
+                i = comment_end(b, i, js);
+            }
+            for c in crossed {
+                self.memo.insert(c, i);
+            }
+            i
+        }
+    }
+
+    // ----------------------------------------------------------------------------------
+    // Python
+
+    /// A background thread ([`super::PyVisitor::on_call`]): the canonical callee's module
+    /// and name, written in the call or in the import that binds it (`threading.Thread`,
+    /// `multiprocessing.Process`, `asyncio.create_task|ensure_future`), or `submit`/`map` on
+    /// a `ThreadPoolExecutor`/`ProcessPoolExecutor` (bound from `concurrent.futures`, or a
+    /// `…ThreadPoolExecutor()` called in place).
+    fn py_background(file: &Candidate<'_>) -> bool {
+        let t = file.text;
+        let whole = |w: &str| whole_ident_in(t, &[w], false);
+        file.has("Thread") && py_module_attr_in(t, "threading", "Thread")
+            || file.has("Process") && py_module_attr_in(t, "multiprocessing", "Process")
+            || file.has("create_task") && py_module_attr_in(t, "asyncio", "create_task")
+            || file.has("ensure_future") && py_module_attr_in(t, "asyncio", "ensure_future")
+            || file.has("PoolExecutor")
+                && (whole("ProcessPoolExecutor")
+                    || t.match_indices("ThreadPoolExecutor").any(|(i, w)| {
+                        edges(t.as_bytes(), &(i..i + w.len()), |b| !word_byte(b, false)).1
+                    }))
+                && (whole("submit") || whole("map"))
+    }
+
+    /// Whether a call's canonical callee could be `<module>.<name>`
+    /// ([`super::PyVisitor::canonical`]): `<module>.<name>(` or `m.<name>(` where `import
+    /// <module> as m` (or `import <module>.<name> as x`), or `name` imported by `from
+    /// <module> import ... <name>`. A dot may also end an earlier line, before comment lines
+    /// (`asyncio.` `\n  # c\n  create_task(`).
+    fn py_module_attr_in(text: &str, module: &str, name: &str) -> bool {
+        let b = text.as_bytes();
+        let name_list = [name];
+        let mut names = whole_idents(text, &name_list, false).peekable();
+        if names.peek().is_none() || !whole_ident_in(text, &[module], false) {
+            return false;
+        }
+        // `import <module> as m`
+        let aliased = || {
+            whole_idents(text, &[module], false).any(|r| {
+                let i = skip_blank(b, r.end, false);
+                i > r.end && whole_ident_at(b, i, "as")
+            })
+        };
+        // `from <module> import a, <name>` / `import (a,\n <name>)`
+        let from_imported = || {
+            whole_idents(text, &[module], false).any(|r| {
+                let i = skip_blank(b, r.end, false);
+                if i == r.end || !whole_ident_at(b, i, "import") {
+                    return false;
+                }
+                let start = skip_blank(b, i + "import".len(), false);
+                let end = if b.get(start) == Some(&b'(') {
+                    b[start..]
+                        .iter()
+                        .position(|&c| c == b')')
+                        .map_or(b.len(), |e| start + e)
+                } else {
+                    let mut e = start;
+                    while e < b.len() && !(b[e] == b'\n' && (e == 0 || b[e - 1] != b'\\')) {
+                        e += 1;
+                    }
+                    e
+                };
+                text.get(start..end)
+                    .is_some_and(|list| whole_ident_in(list, &[name], false))
+            })
+        };
+        let back = |mut i: usize| {
+            while i > 0
+                && (matches!(b[i - 1], b' ' | b'\t' | b'\x0b' | b'\x0c') || b[i - 1] >= 0x80)
+            {
+                i -= 1;
+            }
+            i
+        };
+        // The callee (`name(`), or `import <module>.<name> as x`.
+        let callee = |end: usize| {
+            let k = skip_blank(b, end, false);
+            b.get(k) == Some(&b'(') || whole_ident_at(b, k, "as")
+        };
+        names.any(|r| {
+            let i = back(r.start);
+            if i == 0 || matches!(b[i - 1], b'\n' | b'\r') {
+                // At a line's start: an import list's line, or an attribute's name after a dot
+                // that ends an earlier line.
+                return callee(r.end) && dot_ends_earlier_line(b, i) || from_imported();
+            }
+            match b[i - 1] {
+                b'.' => {}
+                b'\\' => return true,
+                _ => return from_imported(),
+            }
+            if !callee(r.end) {
+                return false;
+            }
+            let j = back(i - 1);
+            if j == 0 || matches!(b[j - 1], b'\n' | b'\r' | b'\\' | b')' | b']') {
+                return true; // (a comment may stand before the dot)
+            }
+            let mut k = j;
+            while k > 0 && word_byte(b[k - 1], false) {
+                k -= 1;
+            }
+            &text[k..j] == module || aliased()
+        })
+    }
+
+    /// Whether a line before the one starting at `line_start` ends with a dot, or holds a dot
+    /// followed by a comment, with only blank and comment lines between.
+    fn dot_ends_earlier_line(b: &[u8], line_start: usize) -> bool {
+        let mut end = line_start;
+        while end > 0 {
+            let nl = end - 1;
+            let ls = b[..nl]
+                .iter()
+                .rposition(|&c| c == b'\n')
+                .map_or(0, |p| p + 1);
+            let line = &b[ls..nl];
+            let mut t = line.len();
+            while t > 0 && blank(line[t - 1]) {
+                t -= 1;
+            }
+            if t > 0 && line[t - 1] == b'.' {
+                return true;
+            }
+            let first = line.iter().position(|&c| !blank(c));
+            if first.is_none_or(|f| line[f] == b'#') {
+                end = ls;
+                continue;
+            }
+            return (0..line.len()).any(|d| {
+                line[d] == b'.' && {
+                    let mut k = d + 1;
+                    while k < line.len() && blank(line[k]) {
+                        k += 1;
+                    }
+                    line.get(k) == Some(&b'#')
+                }
+            });
+        }
+        false
+    }
+
+    /// Python route decorators ([`super::PyVisitor::route`]): `post|put|patch|delete` (or,
+    /// with `methods=` in the file, `route|api_route`; without, a route is GET and GET routes
+    /// are no webhooks) called with a string first whose value starts with `/` or is empty.
+    /// Yields where that string is, with the strings implicitly concatenated to it; where
+    /// keyword or splat arguments come first, the whole argument list.
+    fn py_route_paths<'a>(code: &'a Code<'_>) -> impl Iterator<Item = Option<Range<usize>>> + 'a {
+        let verbs: &'static [&'static str] = if code.has("methods") {
+            &["post", "put", "patch", "delete", "route", "api_route"]
+        } else {
+            &["post", "put", "patch", "delete"]
+        };
+        let b = code.text.as_bytes();
+        code.of(verbs).filter_map(move |r| {
+            let open = skip_blank(b, r.end, false);
+            if b.get(open) != Some(&b'(') {
+                return None;
+            }
+            let arg = skip_blank(b, open + 1, false);
+            let q = skip_prefix(b, arg);
+            if !matches!(b.get(q), Some(b'"' | b'\'')) {
+                // `*args`, `**kw` or `name=...` first?
+                let mut e = arg;
+                while e < b.len() && ident_byte(b[e], false) {
+                    e += 1;
+                }
+                let after = skip_blank(b, e, false);
+                let keyword =
+                    e > arg && b.get(after) == Some(&b'=') && b.get(after + 1) != Some(&b'=');
+                // The path is then in the argument list, somewhere.
+                return (b.get(arg) == Some(&b'*') || keyword)
+                    .then(|| Some(open..py_brackets_end(b, open)));
+            }
+            let mut end = py_string_end(b, q);
+            loop {
+                let next = skip_prefix(b, skip_blank(b, end, false));
+                match b.get(next) {
+                    Some(b'"' | b'\'') => end = py_string_end(b, next),
+                    _ => break,
+                }
+            }
+            py_path_start_ok(b, q).then_some(Some(q..end))
+        })
+    }
+
+    /// The end of the bracketed text that starts at `open`, strings and comments skipped (to
+    /// the end of the text if it is not closed).
+    fn py_brackets_end(b: &[u8], open: usize) -> usize {
+        let mut depth = 0usize;
+        let mut i = open;
+        while i < b.len() {
+            match b[i] {
+                b'#' => i = comment_end(b, i, false),
+                b'"' | b'\'' => i = py_string_end(b, i),
+                b'(' | b'[' | b'{' => {
+                    depth += 1;
+                    i += 1;
+                }
+                b')' | b']' | b'}' => {
+                    depth = depth.saturating_sub(1);
+                    i += 1;
+                    if depth == 0 {
+                        return i;
+                    }
+                }
+                _ => i += 1,
+            }
+        }
+        b.len()
+    }
+
+    /// Whether the value of the string literal at `q` (with the literals implicitly
+    /// concatenated to it) could start with `/` or be empty, as a route's path must: the first
+    /// non-empty literal's first byte is `/`.
+    fn py_path_start_ok(b: &[u8], mut q: usize) -> bool {
+        loop {
+            let c = b[q];
+            let triple = b.get(q + 1) == Some(&c) && b.get(q + 2) == Some(&c);
+            let first = q + if triple { 3 } else { 1 };
+            let empty = if triple {
+                b[first.min(b.len())..].starts_with(&[c; 3])
+            } else {
+                b.get(first) == Some(&c)
+            };
+            if !empty {
+                // (An unclosed literal: be lenient.)
+                return matches!(b.get(first), None | Some(b'/' | b'\n' | b'\r'));
+            }
+            let next = skip_prefix(b, skip_blank(b, py_string_end(b, q), false));
+            match b.get(next) {
+                Some(b'"' | b'\'') => q = next,
+                _ => return true,
+            }
+        }
+    }
+
+    /// Where a Python parameter `request` could be a Django view's
+    /// ([`super::PyVisitor::route`]): first (after `(`) or second (after `self,`) in its
+    /// list, a `*` or two allowed. (A comment there would be a parameter of its own, and the
+    /// function no view.) With the byte before it.
+    fn py_request_params<'a>(code: &'a Code<'_>) -> impl Iterator<Item = (Range<usize>, u8)> + 'a {
+        let b = code.text.as_bytes();
+        code.of(&["request"]).filter_map(move |r| {
+            let mut i = r.start;
+            while i > 0 && (blank(b[i - 1]) || b[i - 1] == b'*') {
+                i -= 1;
+            }
+            let before = *b.get(i.checked_sub(1)?)?;
+            matches!(before, b'(' | b',').then_some((r, before))
+        })
+    }
+
+    /// Python string prefix letters (tree-sitter-python takes any run of them).
+    fn skip_prefix(b: &[u8], mut i: usize) -> usize {
+        while i < b.len() && b"rRbBuUfFtT".contains(&b[i]) {
+            i += 1;
+        }
+        i
+    }
+
+    /// Python text with the seams of implicitly concatenated string literals removed
+    /// (`"/web" "hook"` → `"/webhook"`): a quote, blanks and comments, a string prefix and a
+    /// quote. Only such runs go, so a word a seam split becomes whole and no word is lost;
+    /// `None` if there is no seam.
+    fn without_py_seams(text: &str) -> Option<String> {
+        let b = text.as_bytes();
+        let quote = |c: u8| c == b'"' || c == b'\'';
+        let mut out: Vec<u8> = Vec::with_capacity(b.len());
+        let mut changed = false;
+        let mut i = 0;
+        while i < b.len() {
+            if quote(b[i]) {
+                let k = skip_prefix(b, skip_blank(b, i + 1, false));
+                if k < b.len() && quote(b[k]) {
+                    changed = true;
+                    i = k + 1;
+                    continue;
+                }
+            }
+            out.push(b[i]);
+            i += 1;
+        }
+        // Only ASCII bytes were removed: still UTF-8.
+        changed.then(|| String::from_utf8(out).ok()).flatten()
+    }
+
+    /// The end of the Python string literal whose opening quote is at `q` (at most the end of
+    /// its line if it is not closed there, unless triple-quoted).
+    fn py_string_end(b: &[u8], q: usize) -> usize {
+        let c = b[q];
+        let triple = b.get(q + 1) == Some(&c) && b.get(q + 2) == Some(&c);
+        let mut i = q + if triple { 3 } else { 1 };
+        while i < b.len() {
+            match b[i] {
+                b'\\' => i += 2,
+                x if x == c && !triple => return i + 1,
+                x if x == c && b.get(i + 1) == Some(&c) && b.get(i + 2) == Some(&c) => {
+                    return i + 3;
+                }
+                b'\n' if !triple => return i,
+                _ => i += 1,
+            }
+        }
+        b.len()
+    }
+
+    // ----------------------------------------------------------------------------------
+    // JavaScript / TypeScript
+
+    /// Express routes ([`super::JsVisitor::on_call`]): `.post|put|all|patch` called with a
+    /// string starting with `/` first (TypeScript type arguments, `?.`, comments and
+    /// parentheses may come between, and the wrappers [`super::js::unwrap_expr`] takes off:
+    /// `(app.post)(`, `app.post!(`). Yields where that string is; `None` after
+    /// `as`/`satisfies` (`(app.post as X)(...)`: the arguments are not looked for).
+    fn js_route_paths<'a>(code: &'a Code<'_>) -> impl Iterator<Item = Option<Range<usize>>> + 'a {
+        let b = code.text.as_bytes();
+        code.of(&["post", "put", "all", "patch"])
+            .filter_map(move |r| {
+                let mut i = skip_blank(b, r.end, true);
+                // Wrappers the callee was unwrapped from: `(app.post)`, `app.post!`.
+                while matches!(b.get(i), Some(b')'))
+                    || b.get(i) == Some(&b'!') && b.get(i + 1) != Some(&b'=')
+                {
+                    i = skip_blank(b, i + 1, true);
+                }
+                if whole_ident_at(b, i, "as") || whole_ident_at(b, i, "satisfies") {
+                    return Some(None); // `(app.post as X)(...)`
+                }
+                if b[i..].starts_with(b"?.") {
+                    i = skip_blank(b, i + 2, true);
+                }
+                if b.get(i) == Some(&b'<') {
+                    // Type arguments: to the matching `>` (not an arrow's).
+                    let mut depth = 0usize;
+                    while i < b.len() {
+                        match b[i] {
+                            b'<' => depth += 1,
+                            b'>' if b[i - 1] != b'=' => {
+                                depth -= 1;
+                                if depth == 0 {
+                                    break;
+                                }
+                            }
+                            _ => {}
+                        }
+                        i += 1;
+                    }
+                    i = skip_blank(b, i + 1, true);
+                    if b[i.min(b.len())..].starts_with(b"?.") {
+                        i = skip_blank(b, i + 2, true);
+                    }
+                    if b.get(i) != Some(&b'(') {
+                        return Some(None); // (not read to the end: a route, maybe)
+                    }
+                }
+                if b.get(i) != Some(&b'(') {
+                    return None;
+                }
+                while b.get(i) == Some(&b'(') {
+                    i = skip_blank(b, i + 1, true);
+                }
+                if !matches!(b.get(i), Some(b'"' | b'\'' | b'`')) || b.get(i + 1) != Some(&b'/') {
+                    return None;
+                }
+                Some(Some(i..js_string_end(b, i)))
+            })
+    }
+
+    /// The end of the JS string or template literal whose opening quote is at `q`.
+    fn js_string_end(b: &[u8], q: usize) -> usize {
+        let c = b[q];
+        let mut i = q + 1;
+        while i < b.len() {
+            match b[i] {
+                b'\\' => i += 2,
+                x if x == c => return i + 1,
+                b'\n' if c != b'`' => return i,
+                _ => i += 1,
+            }
+        }
+        b.len()
+    }
+
+    /// `serve` called ([`super::JsVisitor::on_call`] reads the callee unwrapped:
+    /// `(serve)(h)`, `(serve as any)(h)`, `serve!(h)`, `serve<T>(h)`, `serve?.(h)`,
+    /// `` serve`...` ``).
+    fn js_serve_call(code: &Code<'_>) -> bool {
+        let b = code.text.as_bytes();
+        code.of(&["serve"]).any(|r| {
+            let k = skip_blank(b, r.end, true);
+            matches!(
+                b.get(k),
+                None | Some(b'(' | b'<' | b'?' | b'`' | b')' | b'!')
+            ) || whole_ident_at(b, k, "as")
+                || whole_ident_at(b, k, "satisfies")
+        })
+    }
+
+    /// An App Router handler ([`super::JsVisitor::on_export`]): `POST`/`PUT`/`PATCH`
+    /// declared by `function`, `function*`, `const`, `let` or `var` (a line break or a
+    /// comment before the name counts as a yes).
+    fn js_route_export(code: &Code<'_>) -> bool {
+        let (text, b) = (code.text, code.text.as_bytes());
+        code.of(&["POST", "PUT", "PATCH"]).any(|r| {
+            let mut i = r.start;
+            while i > 0
+                && (matches!(b[i - 1], b' ' | b'\t' | b'\x0b' | b'\x0c' | b'*') || b[i - 1] >= 0x80)
+            {
+                i -= 1;
+            }
+            if i == 0 || matches!(b[i - 1], b'\n' | b'\r' | b'/') {
+                return true;
+            }
+            let mut k = i;
+            while k > 0 && word_byte(b[k - 1], true) {
+                k -= 1;
+            }
+            matches!(&text[k..i], "function" | "const" | "let" | "var")
+        })
+    }
+
+    /// A pages/api handler ([`super::JsVisitor::on_export`]): `export default` then a
+    /// function: `function`, `async`, an arrow's `(`/`<`, or `x =>`.
+    fn js_default_function(code: &Code<'_>) -> bool {
+        let b = code.text.as_bytes();
+        code.of(&["export default"]).any(|r| {
+            let k = skip_blank(b, r.end, true);
+            if matches!(b.get(k), None | Some(b'(' | b'<')) {
+                return true;
+            }
+            if whole_ident_at(b, k, "function") || whole_ident_at(b, k, "async") {
+                return true;
+            }
+            let mut e = k;
+            while e < b.len() && ident_byte(b[e], true) {
+                e += 1;
+            }
+            e > k && b[skip_blank(b, e, true)..].starts_with(b"=>")
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Whether the webhook detector of `lang` admits `text` at `path`, and how many facts
+    /// it finds there with the prefilter off.
+    fn admitted(lang: Language, path: &str, text: &str) -> (bool, usize) {
+        let mut parser = msgscan_lang::FileParser::new(std::time::Duration::from_secs(10));
+        let parsed = parser.parse(lang, text).expect("parses");
+        let name = if lang == Language::Python {
+            "webhook-py"
+        } else {
+            "webhook-js"
+        };
+        crate::fuzzing::detect_each(path, text, &parsed)
+            .into_iter()
+            .find(|(n, _, _)| *n == name)
+            .map(|(_, admits, facts)| (admits, facts.len()))
+            .expect("the detector runs on the language")
+    }
+
+    /// Each snippet yields a fact, and the prefilter admits it.
+    fn found_and_admitted(lang: Language, path: &str, snippets: &[&str]) {
+        for text in snippets {
+            let (admits, facts) = admitted(lang, path, text);
+            assert!(facts > 0, "no fact in:\n{text}");
+            assert!(admits, "ruled out, but {facts} fact(s) in:\n{text}");
+        }
+    }
+
+    /// Each snippet is ruled out (so, the prefilter being sound, yields no fact).
+    fn ruled_out(lang: Language, path: &str, snippets: &[&str]) {
+        for text in snippets {
+            let (admits, facts) = admitted(lang, path, text);
+            assert_eq!(facts, 0, "facts in:\n{text}");
+            assert!(!admits, "admitted:\n{text}");
+        }
+    }
+
+    #[test]
+    fn python_prefilter_admits_every_emission_path() {
+        found_and_admitted(
+            Language::Python,
+            "app.py",
+            &[
+                // webhook_signature_check: compare_digest, `==` with a MAC-ish operand
+                "import hmac\ndef f(a, b):\n    return hmac.compare_digest(a, b)\n",
+                "def f(sig, x):\n    return x == sig\n",
+                "def f(a, b):\n    return a.hexdigest() != b\n",
+                // background_thread, through imports and aliases
+                "import threading\nthreading.Thread(target=f).start()\n",
+                "from multiprocessing import Process\nProcess(target=f)\n",
+                "import asyncio as aio\naio.create_task(f())\n",
+                "import asyncio\nasyncio.  # soon\\\n    ensure_future(f())\n",
+                "from concurrent.futures import ThreadPoolExecutor\n\
+                 with ThreadPoolExecutor() as pool:\n    pool.submit(f)\n",
+                // webhook_handler: a decorated route and its path
+                "@app.post(\"/webhooks/stripe\")\ndef stripe_events():\n    return ''\n",
+                "@bp.route('/github', methods=['POST'])\ndef gh():\n    return ''\n",
+                "@app.post(\"/web\" \"hook\")\ndef h():\n    return ''\n",
+                "@app.post(tags=['x'], '/stripe')\ndef h():\n    return ''\n",
+                // ... a signature header (FastAPI parameter, string)
+                "@app.post('/events')\n\
+                 async def ev(x_hub_signature_256: str = Header(None)):\n    return 1\n",
+                "@app.put('/events')\ndef ev():\n    s = request.headers['Stripe-Signature']\n",
+                // ... a verifier: SDK, hmac, a generic helper, a same-file verifier
+                "@app.post('/events')\ndef ev():\n    stripe.Webhook.construct_event(p, s, k)\n",
+                "@app.post('/events')\ndef ev():\n    verify_webhook_signature(request)\n",
+                "def ok(b):\n    return hmac.new(k, b, 'sha256')\n\
+                 @app.post('/events')\ndef ev():\n    ok(request.data)\n",
+                // a Django view named as a webhook, function- or class-based
+                "from django.http import HttpResponse\n\
+                 def stripe_webhook(request):\n    return HttpResponse()\n",
+                "from django.views import View\n\
+                 class StripeWebhookView(View):\n    def post(self, request):\n        return 1\n",
+                // a Django view with a generic verifier whose callee is no name
+                "import django\ndef handle(request):\n    checkers[request](1)\n",
+                "import django\ndef handle(request):\n    x = (obj.  # check the request\n        run(1))\n",
+            ],
+        );
+    }
+
+    #[test]
+    fn python_prefilter_rules_out_near_misses() {
+        ruled_out(
+            Language::Python,
+            "app.py",
+            &[
+                // a Django view: `check` and `request`, but in no one callee, and no signal
+                "from django.shortcuts import render\n\
+                 def index(request):\n    if check_permissions(request.user):\n\
+                 \x20       return render(request, 'x.html')\n",
+                // a test client posting to a path without webhook words
+                "@pytest.fixture\ndef client():\n    return 1\n\
+                 def test_login(client):\n    client.post('/login', data={'callback': 1})\n",
+                // `mock.patch` with a dotted name, not a path
+                "@mock.patch('app.hooks.stripe')\ndef test_x(m):\n    return 1\n",
+                // threading, but no Thread started; a loop's task, not asyncio's
+                "import threading\nclass Cache:\n    \"\"\"Thread-safe cache.\"\"\"\n\
+                 \x20   lock = threading.Lock()\n",
+                "import asyncio\nclass C:\n    def go(self):\n        self._loop.create_task(self.run())\n",
+                // a signature, but compared with nothing
+                "import inspect\ndef f(fn):\n    return inspect.signature(fn)\n",
+            ],
+        );
+    }
+
+    #[test]
+    fn js_prefilter_admits_every_emission_path() {
+        found_and_admitted(
+            Language::JavaScript,
+            "server.js",
+            &[
+                // webhook_signature_check
+                "crypto.timingSafeEqual(a, b)\n",
+                "if (signature !== expected) throw new Error('bad')\n",
+                // webhook_handler, Express: the path, a header, a verifier
+                "app.post('/webhooks/stripe', (req, res) => { res.send('ok') })\n",
+                "router.post('/events', (req, res) => { const s = req.headers['x-hub-signature-256'] })\n",
+                "app.post('/events', (req, res) => { stripe.webhooks.constructEvent(req.body, s, k) })\n",
+                "(app.post)('/hooks', handler)\n",
+                "app.all('/events', (req, res) => { (check || request)(req) })\n",
+            ],
+        );
+        found_and_admitted(
+            Language::TypeScript,
+            "web/app/api/webhooks/stripe/route.ts",
+            &["export async function POST(req: Request) { return new Response('ok') }\n"],
+        );
+        found_and_admitted(
+            Language::TypeScript,
+            "pages/api/hooks/github.ts",
+            &["export default async function handler(req, res) { res.status(200).end() }\n"],
+        );
+        found_and_admitted(
+            Language::TypeScript,
+            "supabase/functions/stripe-webhook/index.ts",
+            &["Deno.serve(async (req) => new Response('ok'))\n"],
+        );
+    }
+
+    #[test]
+    fn js_prefilter_rules_out_near_misses() {
+        ruled_out(
+            Language::TypeScript,
+            "src/client.ts",
+            &[
+                "export default class Client {}\nconst same = a === b\n",
+                "await Promise.all([a, b])\naxios.post('https://x.test/callback', data)\n",
+                "// serve the static files\nexport const POST_URL = '/x'\n",
+                "const method = 'POST'\nexport { method }\n",
+            ],
+        );
+    }
 
     #[test]
     fn webhook_paths() {
