@@ -197,19 +197,24 @@ fn hostile_tree_beside_real_projects_loses_no_finding() {
             "var a=new EventEmitter();a.on('x',function(){});".repeat(110_000)
         ),
     );
-    // Syntactically broken files of each language.
+    // Syntactically broken files of each language, each with a construct a detector
+    // reports (so the prefilter lets it be parsed).
     write(
         &h,
         "broken.js",
-        "const EventEmitter = require('events');\nbus.on('x', => {\n",
+        "const EventEmitter = require('events');\nconst bus = new EventEmitter();\nbus.on('x', => {\n",
     );
     write(
         &h,
         "broken.tsx",
-        "import { EventEmitter } from 'events';\nconst v = <div>{bus.emit('x'}</span>;\n",
+        "import { EventEmitter } from 'events';\nconst bus = new EventEmitter();\nconst v = <div>{bus.emit('x'}</span>;\n",
     );
     write(&h, "broken.py", "import celery\ndef (:\n");
-    write(&h, "broken.ts", "import 'events';\nclass { on( }\n");
+    write(
+        &h,
+        "broken.ts",
+        "import { EventEmitter } from 'events';\nconst bus = new EventEmitter();\nclass { on( }\n",
+    );
     write(&h, "broken.sql", "LISTEN ;\nNOTIFY ,,;\n");
     // Unterminated dollar quotes, tagged and not, at the end of a file and mid-file.
     write(
