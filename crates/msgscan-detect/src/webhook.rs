@@ -377,13 +377,22 @@ fn verifier_functions(root: Node<'_>, cx: &FileCx<'_>) -> HashSet<String> {
     out
 }
 
+/// A call of a function whose name says it verifies a webhook or signature
+/// (`verify_signature`, `checkRequest`). `name` must be one identifier: a callee like
+/// `checks[request]` is no such call.
 fn is_generic_verifier(name: &str) -> bool {
     let l = name.to_ascii_lowercase();
-    (l.contains("verify") || l.contains("valid") || l.contains("check"))
+    let identifier = l.bytes().all(|b| ident_byte(b) || b >= 0x80);
+    identifier
+        && (l.contains("verify") || l.contains("valid") || l.contains("check"))
         && (l.contains("sig")
             || l.contains("webhook")
             || l.contains("hmac")
             || l.contains("request"))
+}
+
+fn ident_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'$'
 }
 
 // ---------------------------------------------------------------------------------------
@@ -433,13 +442,16 @@ impl Detector for WebhookPy {
         admit::python(file)
     }
     fn visitor<'t>(&self, file: &FileCx<'t>) -> Box<dyn Visitor<'t> + 't> {
-        let p = file.path;
-        let views = p.ends_with("views.py") || p.contains("/views/") || p.starts_with("views/");
         Box::new(PyVisitor {
-            views_module: views,
+            views_module: views_module(file.path),
             ..Default::default()
         })
     }
+}
+
+/// A Django views module, by its path: its functions taking `request` are views.
+fn views_module(path: &str) -> bool {
+    path.ends_with("views.py") || path.contains("/views/") || path.starts_with("views/")
 }
 
 #[derive(Default)]
@@ -1741,30 +1753,28 @@ pub(crate) fn link(facts: &[crate::Fact], linker: &mut crate::link::Linker) {
 // ---------------------------------------------------------------------------------------
 // Prefilter
 
-/// What a file's text must hold for the detectors above to emit anything
-/// ([`Detector::admits`]).
+/// What a file must hold for the detectors above to emit anything ([`Detector::admits`]),
+/// on code without syntax errors (what the prefilter promises).
 ///
 /// Each detector's `admits` is a disjunction over its emission paths; each path a
 /// conjunction of what its facts cannot do without, read off the code above. Words are
 /// looked for in the raw text: string values are read raw (escapes included), so a word of
 /// a value is a word of the text; case is ignored where the detector lower-cases. Beyond
 /// plain words:
+/// - positions: a route's path is the string right after `post(` ([`py_route_paths`],
+///   [`js_route_paths`]), a Django view's `request` parameter follows `(` or `,`
+///   ([`py_request_params`]), a view's name is `def <name>(request` or on a `class` line,
+///   a header is read from a short string or from a parameter's name ([`Found::header`]);
 /// - Python's implicit string concatenation (`"/web" "hook"`): words of string values are
 ///   also looked for with the literals' seams removed ([`without_py_seams`]);
-/// - the callee's text after its last `.`, which [`is_generic_verifier`] reads, is one
-///   identifier for a name or an attribute but spans several tokens otherwise
-///   ([`Found::generic_verifier`]);
-/// - positions: a route's path is the string right after `post(` ([`py_route_paths`],
-///   [`js_route_paths`]); a Django view's `request` parameter follows `(` or `,`; a header is
-///   read from a short string or from a parameter's name.
+/// - the file's path: Next.js route files and edge functions are routes by their path,
+///   views modules hold Django views.
 ///
-/// Between two tokens we skip what tree-sitter may skip: blanks (any non-ASCII byte counts
+/// Between two tokens we skip what tree-sitter skips: blanks (any non-ASCII byte counts
 /// as one: tree-sitter's `\s` takes Unicode spaces), line continuations and comments.
 ///
 /// [`Detector::admits`]: crate::engine::Detector::admits
-/// [`is_generic_verifier`]: super::is_generic_verifier
 mod admit {
-    use std::collections::HashMap;
     use std::ops::Range;
     use std::sync::OnceLock;
 
@@ -1784,7 +1794,10 @@ mod admit {
         let compares = file.any(&["==", "!="]);
         // webhook_handler: a route (decorated, or a Django view) and a signal.
         let may_route = file.has("@") && file.any(&["post", "put", "patch", "delete", "route"]);
-        let may_view = file.has("request");
+        // (A Django view is one only in a views module, by its path, or in a file that imports
+        // `django` or `rest_framework`.)
+        let may_view = file.has("request")
+            && (super::views_module(file.path) || file.any(&["django", "rest_framework"]));
         if !compares && !may_route && !may_view {
             return false;
         }
@@ -1827,12 +1840,19 @@ mod admit {
         let Some(code) = Code::new(t, true) else {
             return true;
         };
-        // webhook_handler of an edge function (`supabase/functions/<name>/index.ts`) or a
-        // Next.js route file: routes by their file path, which admits cannot see (and the
-        // path may be the only signal).
-        if js_serve_call(&code)
-            || file.has("export") && (js_route_export(&code) || js_default_function(&code))
-        {
+        // webhook_handler of an edge function (`serve(...)`, `Deno.serve(...)` in
+        // `supabase/functions/<name>/index.ts`) or of a Next.js route file (App Router: an
+        // exported `POST`, `PUT`, `PATCH`; pages/api: `export default`): routes by their file
+        // path, which may be the only signal.
+        let file_routed = match super::file_route(file.path).0 {
+            super::FileRoute::None => false,
+            super::FileRoute::Edge => code.has("serve"),
+            super::FileRoute::AppRoute => {
+                file.has("export") && code.has_any(&["POST", "PUT", "PATCH"])
+            }
+            super::FileRoute::PagesApi => code.has("export default"),
+        };
+        if file_routed {
             return true;
         }
         // webhook_signature_check: `==`, `===`, `!=`, `!==` with a MAC-ish operand.
@@ -1924,6 +1944,10 @@ mod admit {
 
         fn has(&self, word: &str) -> bool {
             self.of(&[word]).next().is_some()
+        }
+
+        fn has_any(&self, words: &[&str]) -> bool {
+            self.of(words).next().is_some()
         }
     }
 
@@ -2303,74 +2327,19 @@ mod admit {
                 || e("validateRequest")
         }
 
-        /// Whether some call could pass [`super::is_generic_verifier`]: the callee's text
-        /// after its last `.` (`last`) holds a verb (`verify`, `valid`, `check`) and an object
+        /// Whether some call could pass [`super::is_generic_verifier`]: one identifier (the
+        /// callee's last segment) holds a verb (`verify`, `valid`, `check`) and an object
         /// (`sig`, `webhook`, `hmac`, `request`).
-        ///
-        /// - A name or an attribute: `last` is blanks and one identifier, which holds both;
-        ///   unless comments stand after the dot (`x.  # check request` `\n  y(z)`): then
-        ///   `last` runs from that dot (or a later one) to the identifier after the comments.
-        /// - Python, any other callee (`check(request)(x)`, `d[check or request](x)`,
-        ///   `"check request"(x)`): `last` is a `.`-free run ending with a closing bracket or
-        ///   a quote right before the arguments' `(`.
-        /// - JS, any other callee: unwrapped (`(check || request)(x)`; `(f(check) as
-        ///   any)(request)` reads `f(check)`), its end need not touch the arguments: any
-        ///   `.`-free run holding both.
         fn generic_verifier(&self) -> bool {
             const VERBS: &[&str] = &["verify", "valid", "check"];
             const OBJECTS: &[&str] = &["sig", "webhook", "hmac", "request"];
-            let (text, b, js) = (self.text, self.bytes(), self.js);
-            let verbs = Occurrences::new(self.of(VERBS).cloned());
+            let b = self.bytes();
             let objects = Occurrences::new(self.of(OBJECTS).cloned());
-            if verbs.is_empty() || objects.is_empty() {
-                return false;
-            }
-            let both =
-                |start: usize, end: usize| verbs.within(start, end) && objects.within(start, end);
-            // One identifier.
-            if self.of(VERBS).any(|r| {
-                let ident = ident_span(b, r.clone(), js);
-                objects.within(ident.start, ident.end)
-            }) {
-                return true;
-            }
-            if js {
-                let mut start = 0;
-                return text.split('.').any(|seg| {
-                    let end = start + seg.len();
-                    let hit = both(start, end);
-                    start = end + 1;
-                    hit
-                });
-            }
-            let mut skipper = Skipper::default();
-            // Dots followed by comments.
-            for (d, _) in text.match_indices('.') {
-                let mut i = d + 1;
-                while i < b.len() && blank(b[i]) {
-                    i += 1;
-                }
-                if !comment_at(b, i, false) {
-                    continue;
-                }
-                let mut k = skipper.skip(b, i, false);
-                while k < b.len() && ident_byte(b[k], false) {
-                    k += 1;
-                }
-                if both(d + 1, k) {
-                    return true;
-                }
-            }
-            // Callees ending with a closing bracket or a quote.
-            let mut after_dot = 0;
-            (0..b.len()).any(|k| {
-                if b[k] == b'.' {
-                    after_dot = k + 1;
-                }
-                matches!(b[k], b')' | b']' | b'}' | b'"' | b'\'')
-                    && b.get(skipper.skip(b, k + 1, false)) == Some(&b'(')
-                    && both(after_dot, k + 1)
-            })
+            !objects.is_empty()
+                && self.of(VERBS).any(|r| {
+                    let ident = ident_span(b, r.clone(), self.js);
+                    objects.within(ident.start, ident.end)
+                })
         }
     }
 
@@ -2412,37 +2381,6 @@ mod admit {
         fn within(&self, start: usize, end: usize) -> bool {
             let i = self.starts.partition_point(|&s| s < start);
             self.min_end_from.get(i).is_some_and(|&e| e <= end)
-        }
-    }
-
-    /// [`skip_blank`], remembering where each comment it crossed led: a comment block is
-    /// crossed once however many places it is reached from.
-    #[derive(Default)]
-    struct Skipper {
-        memo: HashMap<usize, usize>,
-    }
-
-    impl Skipper {
-        fn skip(&mut self, b: &[u8], mut i: usize, js: bool) -> usize {
-            let mut crossed = Vec::new();
-            loop {
-                while i < b.len() && blank(b[i]) {
-                    i += 1;
-                }
-                if !comment_at(b, i, js) {
-                    break;
-                }
-                if let Some(&end) = self.memo.get(&i) {
-                    i = end;
-                    break;
-                }
-                crossed.push(i);
-                i = comment_end(b, i, js);
-            }
-            for c in crossed {
-                self.memo.insert(c, i);
-            }
-            i
         }
     }
 
@@ -2829,64 +2767,6 @@ mod admit {
         }
         b.len()
     }
-
-    /// `serve` called ([`super::JsVisitor::on_call`] reads the callee unwrapped:
-    /// `(serve)(h)`, `(serve as any)(h)`, `serve!(h)`, `serve<T>(h)`, `serve?.(h)`,
-    /// `` serve`...` ``).
-    fn js_serve_call(code: &Code<'_>) -> bool {
-        let b = code.text.as_bytes();
-        code.of(&["serve"]).any(|r| {
-            let k = skip_blank(b, r.end, true);
-            matches!(
-                b.get(k),
-                None | Some(b'(' | b'<' | b'?' | b'`' | b')' | b'!')
-            ) || whole_ident_at(b, k, "as")
-                || whole_ident_at(b, k, "satisfies")
-        })
-    }
-
-    /// An App Router handler ([`super::JsVisitor::on_export`]): `POST`/`PUT`/`PATCH`
-    /// declared by `function`, `function*`, `const`, `let` or `var` (a line break or a
-    /// comment before the name counts as a yes).
-    fn js_route_export(code: &Code<'_>) -> bool {
-        let (text, b) = (code.text, code.text.as_bytes());
-        code.of(&["POST", "PUT", "PATCH"]).any(|r| {
-            let mut i = r.start;
-            while i > 0
-                && (matches!(b[i - 1], b' ' | b'\t' | b'\x0b' | b'\x0c' | b'*') || b[i - 1] >= 0x80)
-            {
-                i -= 1;
-            }
-            if i == 0 || matches!(b[i - 1], b'\n' | b'\r' | b'/') {
-                return true;
-            }
-            let mut k = i;
-            while k > 0 && word_byte(b[k - 1], true) {
-                k -= 1;
-            }
-            matches!(&text[k..i], "function" | "const" | "let" | "var")
-        })
-    }
-
-    /// A pages/api handler ([`super::JsVisitor::on_export`]): `export default` then a
-    /// function: `function`, `async`, an arrow's `(`/`<`, or `x =>`.
-    fn js_default_function(code: &Code<'_>) -> bool {
-        let b = code.text.as_bytes();
-        code.of(&["export default"]).any(|r| {
-            let k = skip_blank(b, r.end, true);
-            if matches!(b.get(k), None | Some(b'(' | b'<')) {
-                return true;
-            }
-            if whole_ident_at(b, k, "function") || whole_ident_at(b, k, "async") {
-                return true;
-            }
-            let mut e = k;
-            while e < b.len() && ident_byte(b[e], true) {
-                e += 1;
-            }
-            e > k && b[skip_blank(b, e, true)..].starts_with(b"=>")
-        })
-    }
 }
 
 #[cfg(test)]
@@ -2942,7 +2822,7 @@ mod tests {
                 "import threading\nthreading.Thread(target=f).start()\n",
                 "from multiprocessing import Process\nProcess(target=f)\n",
                 "import asyncio as aio\naio.create_task(f())\n",
-                "import asyncio\nasyncio.  # soon\\\n    ensure_future(f())\n",
+                "import asyncio\nx = (asyncio.  # soon\n    ensure_future(f()))\n",
                 "from concurrent.futures import ThreadPoolExecutor\n\
                  with ThreadPoolExecutor() as pool:\n    pool.submit(f)\n",
                 // webhook_handler: a decorated route and its path
@@ -2957,6 +2837,7 @@ mod tests {
                 // ... a verifier: SDK, hmac, a generic helper, a same-file verifier
                 "@app.post('/events')\ndef ev():\n    stripe.Webhook.construct_event(p, s, k)\n",
                 "@app.post('/events')\ndef ev():\n    verify_webhook_signature(request)\n",
+                "import django\ndef handle(request):\n    self.check_request_sig(1)\n",
                 "def ok(b):\n    return hmac.new(k, b, 'sha256')\n\
                  @app.post('/events')\ndef ev():\n    ok(request.data)\n",
                 // a Django view named as a webhook, function- or class-based
@@ -2964,9 +2845,6 @@ mod tests {
                  def stripe_webhook(request):\n    return HttpResponse()\n",
                 "from django.views import View\n\
                  class StripeWebhookView(View):\n    def post(self, request):\n        return 1\n",
-                // a Django view with a generic verifier whose callee is no name
-                "import django\ndef handle(request):\n    checkers[request](1)\n",
-                "import django\ndef handle(request):\n    x = (obj.  # check the request\n        run(1))\n",
             ],
         );
     }
@@ -2992,6 +2870,10 @@ mod tests {
                 "import asyncio\nclass C:\n    def go(self):\n        self._loop.create_task(self.run())\n",
                 // a signature, but compared with nothing
                 "import inspect\ndef f(fn):\n    return inspect.signature(fn)\n",
+                // a generic verifier's words, but in no one identifier
+                "import django\ndef handle(request):\n    checkers[request](1)\n",
+                // a view's `request`, but in no Django file or views module
+                "def stripe_webhook(request):\n    return 1\n",
             ],
         );
     }
@@ -3010,7 +2892,7 @@ mod tests {
                 "router.post('/events', (req, res) => { const s = req.headers['x-hub-signature-256'] })\n",
                 "app.post('/events', (req, res) => { stripe.webhooks.constructEvent(req.body, s, k) })\n",
                 "(app.post)('/hooks', handler)\n",
-                "app.all('/events', (req, res) => { (check || request)(req) })\n",
+                "app.all('/events', (req, res) => { checkSignature(req) })\n",
             ],
         );
         found_and_admitted(
