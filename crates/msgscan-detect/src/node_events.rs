@@ -139,6 +139,7 @@ impl Detector for NodeEvents {
             "eventemitter",
             "MaxListeners",
             "process",
+            // RELATIVE
             "'.",
             "\".",
             "`.",
@@ -164,15 +165,19 @@ impl Detector for NodeEvents {
     ///   name followed by such a call ([`imported_emitter`]).
     fn admits(&self, file: &Candidate<'_>) -> bool {
         let text = file.text;
-        let with_argument = |arg: &str| !arg.starts_with(')');
-        let max_listeners =
-            file.has("MaxListeners") && method_call_with(text, "setMaxListeners", &with_argument);
+        let max_listeners = || {
+            file.has("MaxListeners")
+                && method_call_with(text, "setMaxListeners", &|arg| !arg.starts_with(')'))
+        };
         let emitter_class =
-            (file.has("events") || file.has("eventemitter")) && emitter_class_use(text);
-        let process = file.has("process")
-            && ident_at(text, "process")
-                .any(|at| receiver_call(&text[..at], &text[at + "process".len()..], true));
-        max_listeners || emitter_class || process || imported_emitter(text)
+            || (file.has("events") || file.has("eventemitter")) && emitter_class_use(text);
+        let process = || {
+            file.has("process")
+                && ident_at(text, "process")
+                    .any(|at| receiver_call(&text[..at], &text[at + "process".len()..], true))
+        };
+        let relative = || file.any(RELATIVE) && imported_emitter(text);
+        max_listeners() || emitter_class() || process() || relative()
     }
     fn visitor<'t>(&self, _file: &FileCx<'t>) -> Box<dyn Visitor<'t> + 't> {
         Box::<EventsVisitor>::default()
@@ -285,8 +290,10 @@ fn emitter_class_use(text: &str) -> bool {
                 })
                 .filter(|head| !head.is_empty())
                 .collect();
+            // A binding comes before its source.
+            let bound_in = &text[..sources[sources.len() - 1]];
             heads.iter().any(|head| {
-                ident_at(text, head).any(|p| binds_from(text, p + head.len(), &sources))
+                ident_at(bound_in, head).any(|p| binds_from(text, p + head.len(), &sources))
             })
         }
 }
@@ -300,22 +307,6 @@ fn imported_emitter(text: &str) -> bool {
     const ENDINGS: &[&str] = &["emitter", "bus", "events", "hub"];
     static EMITTER: Words = Words::new(ENDINGS);
     let bytes = text.as_bytes();
-    // Relative import sources.
-    let sources: Vec<usize> = bytes
-        .iter()
-        .enumerate()
-        .filter(|&(at, &q)| {
-            matches!(q, b'\'' | b'"' | b'`')
-                && text.get(at + 1..).is_some_and(|r| {
-                    r.starts_with('.') || r.starts_with("@/") || r.starts_with("~/")
-                })
-                && import_source_at(text, at)
-        })
-        .map(|(at, _)| at)
-        .collect();
-    if sources.is_empty() {
-        return false;
-    }
     let mut occurrences = EMITTER.find_in(text).peekable();
     if occurrences.peek().is_some_and(|r| {
         !ENDINGS
@@ -324,7 +315,7 @@ fn imported_emitter(text: &str) -> bool {
     }) {
         return true; // the automaton could not be built
     }
-    // Names ending like an emitter, where they start and end.
+    // Names ending like an emitter, where they start.
     let names: Vec<(&str, usize)> = occurrences
         .filter(|r| !bytes.get(r.end).is_some_and(|b| ident_byte(*b)))
         .map(|r| {
@@ -336,15 +327,34 @@ fn imported_emitter(text: &str) -> bool {
             (&text[r.start - start..r.end], r.start - start)
         })
         .collect();
-    let bindings: HashSet<&str> = names
+    let receivers: HashSet<&str> = names
         .iter()
-        .filter(|(name, at)| binds_from(text, at + name.len(), &sources))
+        .filter(|(name, at)| receiver_call(&text[..*at], &text[at + name.len()..], false))
         .map(|(name, _)| *name)
         .collect();
-    !bindings.is_empty()
-        && names.iter().any(|(name, at)| {
-            bindings.contains(name) && receiver_call(&text[..*at], &text[at + name.len()..], false)
+    if receivers.is_empty() {
+        return false;
+    }
+    // Relative import sources.
+    let sources: Vec<usize> = bytes
+        .iter()
+        .enumerate()
+        .filter(|&(at, &q)| {
+            matches!(q, b'\'' | b'"' | b'`')
+                && (bytes[at + 1..].starts_with(b".")
+                    || bytes[at + 1..].starts_with(b"@/")
+                    || bytes[at + 1..].starts_with(b"~/"))
+                && import_source_at(text, at)
         })
+        .map(|(at, _)| at)
+        .collect();
+    // A binding comes before its source.
+    let Some(&last) = sources.last() else {
+        return false;
+    };
+    names.iter().any(|(name, at)| {
+        *at < last && receivers.contains(name) && binds_from(text, at + name.len(), &sources)
+    })
 }
 
 /// Whether a name ending at `end` may be bound by an import or `require` of one of the
@@ -443,6 +453,12 @@ fn receiver_call(before: &str, rest: &str, direct: bool) -> bool {
         rest = skip_space(&r[len..]);
     }
 }
+
+/// How a relative module specifier starts (as [`EventsVisitor::bind_import`] sees it), its
+/// quote included: needles.
+const RELATIVE: &[&str] = &[
+    "'.", "\".", "`.", "'@/", "\"@/", "`@/", "'~/", "\"~/", "`~/",
+];
 
 /// The methods whose calls are listens or emits.
 const ALL_METHODS: &[&str] = &[
@@ -1136,6 +1152,14 @@ mod tests {
                 run(src).1 > 0,
                 "no fact (the snippet tests nothing):\n{src}"
             );
+        }
+    }
+
+    #[test]
+    fn relative_specifier_starts_are_needles() {
+        use crate::engine::Detector;
+        for r in super::RELATIVE {
+            assert!(super::NodeEvents.needles().contains(r), "{r}");
         }
     }
 

@@ -334,21 +334,25 @@ pub(crate) fn method_call(text: &str, name: &str) -> bool {
     method_call_with(text, name, &|_| true)
 }
 
-/// Whether `arg` starts with a string literal whose content is `content`.
-fn starts_with_string(arg: &str, content: &str) -> bool {
-    ['\'', '"', '`'].iter().any(|&q| {
-        arg.strip_prefix(q)
-            .and_then(|r| r.strip_prefix(content))
-            .is_some_and(|r| r.starts_with(q))
-    })
-}
-
 /// Whether a listener for `event` may be added: `.on(event, ...)` or another of [`LISTEN`]
 /// (which includes the methods [`js::handler_kind`] knows).
 fn listens_for(text: &str, event: &str) -> bool {
-    LISTEN
-        .iter()
-        .any(|m| method_call_with(text, m, &|arg| starts_with_string(arg, event)))
+    string_at(text, event).any(|at| first_argument_of(text, at, LISTEN))
+}
+
+/// Whether the argument starting at `at` may be the first argument of a call of one of
+/// `methods`: before it, past white space and comments, `(`, and before that the method;
+/// or, admitted whatever the callee, what ends a callee that is no bare name (`?.(`, `)(`,
+/// `!(`, `<T>(`) or another `(` (of `on(('data'))`).
+fn first_argument_of(text: &str, at: usize, methods: &[&str]) -> bool {
+    preceded_by(&text[..at], &|t| {
+        t.strip_suffix('(').is_some_and(|callee| {
+            preceded_by(callee, &|c| {
+                c.ends_with(['.', ')', '!', '>', '('])
+                    || methods.iter().any(|m| ends_with_word(c, m))
+            })
+        })
+    })
 }
 
 /// Where a string literal whose content is exactly `spec` starts (its opening quote):
@@ -365,9 +369,16 @@ pub(crate) fn string_at<'a>(text: &'a str, spec: &'a str) -> impl Iterator<Item 
 /// Whether a module specifier in `specs` may be imported: `require('x')` (also TypeScript
 /// `import a = require('x')`) or `... from 'x'`, the two ways the visitors bind a module.
 pub(crate) fn imported(text: &str, specs: &[&str]) -> bool {
-    specs
-        .iter()
-        .any(|spec| string_at(text, spec).any(|at| import_source_at(text, at)))
+    let bytes = text.as_bytes();
+    // One pass over the quotes (closing ones too: that only admits more).
+    bytes.iter().enumerate().any(|(at, &q)| {
+        matches!(q, b'\'' | b'"' | b'`')
+            && specs.iter().any(|spec| {
+                bytes[at + 1..].starts_with(spec.as_bytes())
+                    && bytes.get(at + 1 + spec.len()) == Some(&q)
+            })
+            && import_source_at(text, at)
+    })
 }
 
 /// Whether the string literal starting at `at` may be the source of an import: after
@@ -440,12 +451,25 @@ fn stream_evidence(text: &str) -> bool {
             }
         })
     };
-    imported(text, STREAM_MODULES)
-        || has_ident(text, "createReadStream")
-        || has_ident(text, "createWriteStream")
+    [
+        "stdin",
+        "stdout",
+        "stderr",
+        "createReadStream",
+        "createWriteStream",
+    ]
+    .iter()
+    .any(|w| has_ident(text, w))
+        || stream_name()
         || imported(
             text,
             &[
+                "stream",
+                "node:stream",
+                "readable-stream",
+                "node:readable-stream",
+                "stream/promises",
+                "node:stream/promises",
                 "zlib",
                 "node:zlib",
                 "crypto",
@@ -456,14 +480,10 @@ fn stream_evidence(text: &str) -> bool {
                 "node:tls",
             ],
         )
-        || ["stdin", "stdout", "stderr"]
-            .iter()
-            .any(|w| has_ident(text, w))
         || (["req", "res", "request", "response"]
             .iter()
             .any(|w| has_ident(text, w))
             && http_handler_evidence(text))
-        || stream_name()
 }
 
 /// What [`js::handler_kind`] needs to call a function a `route`, `server` or `request`
@@ -475,19 +495,24 @@ fn http_handler_evidence(text: &str) -> bool {
         || method_call(text, "use")
         || method_call(text, "route")
         || listens_for(text, "request")
-        || [
-            "get", "post", "put", "patch", "delete", "del", "all", "head", "options",
-        ]
-        .iter()
-        .any(|w| {
-            method_call_with(text, w, &|arg| {
-                arg.starts_with(['`'])
-                    || arg.starts_with("'/")
-                    || arg.starts_with("\"/")
-                    || starts_with_string(arg, "*")
+        || {
+            // A path: a template, a string starting with `/`, or `'*'`.
+            let bytes = text.as_bytes();
+            bytes.iter().enumerate().any(|(at, &q)| {
+                (q == b'`'
+                    || (matches!(q, b'\'' | b'"')
+                        && (bytes.get(at + 1) == Some(&b'/')
+                            || (bytes.get(at + 1) == Some(&b'*')
+                                && bytes.get(at + 2) == Some(&q)))))
+                    && first_argument_of(text, at, HTTP_VERBS)
             })
-        })
+        }
 }
+
+/// The methods [`js::handler_kind`] takes for routes when their first argument is a path.
+const HTTP_VERBS: &[&str] = &[
+    "get", "post", "put", "patch", "delete", "del", "all", "head", "options",
+];
 
 impl Detector for NodeRuntime {
     fn name(&self) -> &'static str {
@@ -535,25 +560,35 @@ impl Detector for NodeRuntime {
     ///   binding must be a known Node stream, see [`stream_evidence`].
     fn admits(&self, file: &Candidate<'_>) -> bool {
         let text = file.text;
-        let worker = file.has("worker_threads")
-            && imported(text, &["worker_threads", "node:worker_threads"])
-            && ["Worker", "parentPort", "workerData"]
-                .iter()
-                .any(|w| has_ident(text, w));
-        let cluster = file.has("cluster")
-            && imported(text, &["cluster", "node:cluster"])
-            && method_call(text, "fork");
+        let worker = || {
+            file.has("worker_threads")
+                && ["Worker", "parentPort", "workerData"]
+                    .iter()
+                    .any(|w| has_ident(text, w))
+                && imported(text, &["worker_threads", "node:worker_threads"])
+        };
+        let cluster = || {
+            file.has("cluster")
+                && method_call(text, "fork")
+                && imported(text, &["cluster", "node:cluster"])
+        };
         // `x.pipeline(` of a module, or a named import or destructuring of `pipeline`.
-        let pipeline_name = ident_at(text, "pipeline").any(|at| {
-            preceded_by(&text[..at], &|t| {
-                t.ends_with(['.', '{', ',']) || ends_with_word(t, "type")
-            })
-        });
-        let pipeline = (pipeline_name && imported(text, STREAM_MODULES))
-            || (file.has("pump") && imported(text, &["pump", "node:pump"]));
-        let stream_use =
-            method_call(text, "pipe") || method_call(text, "write") || listens_for(text, "data");
-        worker || cluster || pipeline || (stream_use && stream_evidence(text))
+        let pipeline = || {
+            file.has("pipe")
+                && ident_at(text, "pipeline").any(|at| {
+                    preceded_by(&text[..at], &|t| {
+                        t.ends_with(['.', '{', ',']) || ends_with_word(t, "type")
+                    })
+                })
+                && imported(text, STREAM_MODULES)
+        };
+        let pump = || file.has("pump") && imported(text, &["pump", "node:pump"]);
+        let stream_use = || {
+            (file.has("pipe") && method_call(text, "pipe"))
+                || (file.has("write") && method_call(text, "write"))
+                || (file.any(&["data'", "data\"", "data`"]) && listens_for(text, "data"))
+        };
+        worker() || cluster() || pipeline() || pump() || (stream_use() && stream_evidence(text))
     }
     fn visitor<'t>(&self, _file: &FileCx<'t>) -> Box<dyn Visitor<'t> + 't> {
         Box::<RtVisitor>::default()
