@@ -2242,36 +2242,8 @@ mod tests {
 
     use super::{replace_braces, replace_percent};
     use crate::pg_text::HOLE;
-    use msgscan_lang::{FileParser, Language};
-
-    /// Each of `found` is admitted by detector `name` and yields a fact (prefilter off);
-    /// each of `near` is ruled out.
-    fn check(language: Language, name: &str, found: &[&str], near: &[&str]) {
-        let mut p = FileParser::new(std::time::Duration::from_secs(5));
-        let mut run = |src: &str| {
-            let parsed = p.parse(language, src).unwrap();
-            let (_, admitted, facts) = crate::fuzzing::detect_each("t", src, &parsed)
-                .into_iter()
-                .find(|(n, _, _)| *n == name)
-                .unwrap();
-            let kinds: Vec<String> = facts.into_iter().map(|f| f.kind).collect();
-            (admitted, kinds)
-        };
-        for src in found {
-            let (admitted, kinds) = run(src);
-            assert!(
-                admitted && !kinds.is_empty(),
-                "{name} on {src:?}: admitted {admitted}, facts {kinds:?}"
-            );
-        }
-        for src in near {
-            let (admitted, kinds) = run(src);
-            assert!(
-                !admitted && kinds.is_empty(),
-                "{name} on {src:?}: admitted {admitted}, facts {kinds:?}"
-            );
-        }
-    }
+    use crate::prefilter::check_admits as check;
+    use msgscan_lang::Language;
 
     #[test]
     fn python_prefilter_admits_each_path_and_rules_out_near_misses() {

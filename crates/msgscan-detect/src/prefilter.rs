@@ -301,3 +301,39 @@ impl Present {
         ws.iter().any(|w| self.has(w))
     }
 }
+
+/// Each of `found` is admitted by detector `name` and yields a fact (prefilter off);
+/// each of `near` is ruled out. (Test support for the detectors' `admits`.)
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) fn check_admits(
+    language: msgscan_lang::Language,
+    name: &str,
+    found: &[&str],
+    near: &[&str],
+) {
+    let mut p = msgscan_lang::FileParser::new(std::time::Duration::from_secs(5));
+    let mut run = |src: &str| {
+        let parsed = p.parse(language, src).unwrap();
+        let (_, admitted, facts) = crate::fuzzing::detect_each("t", src, &parsed)
+            .into_iter()
+            .find(|(n, _, _)| *n == name)
+            .unwrap();
+        let kinds: Vec<String> = facts.into_iter().map(|f| f.kind).collect();
+        (admitted, kinds)
+    };
+    for src in found {
+        let (admitted, kinds) = run(src);
+        assert!(
+            admitted && !kinds.is_empty(),
+            "{name} on {src:?}: admitted {admitted}, facts {kinds:?}"
+        );
+    }
+    for src in near {
+        let (admitted, kinds) = run(src);
+        assert!(
+            !admitted && kinds.is_empty(),
+            "{name} on {src:?}: admitted {admitted}, facts {kinds:?}"
+        );
+    }
+}
