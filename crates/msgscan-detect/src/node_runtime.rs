@@ -461,15 +461,10 @@ fn stream_evidence(text: &str) -> bool {
     .iter()
     .any(|w| has_ident(text, w))
         || stream_name()
+        || imported(text, STREAM_MODULES)
         || imported(
             text,
             &[
-                "stream",
-                "node:stream",
-                "readable-stream",
-                "node:readable-stream",
-                "stream/promises",
-                "node:stream/promises",
                 "zlib",
                 "node:zlib",
                 "crypto",
