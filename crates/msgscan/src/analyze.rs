@@ -43,16 +43,28 @@ pub(crate) fn analyze_all(
     cache: Option<&Cache>,
     progress: &dyn Progress,
 ) -> Vec<Outcome> {
-    files
+    // Largest files first: a big file started last would leave the other workers idle
+    // while it finishes. Outcomes go back to walk order below.
+    let sizes: Vec<u64> = files
         .par_iter()
+        .map(|f| std::fs::metadata(&f.abs).map_or(0, |m| m.len()))
+        .collect();
+    let mut order: Vec<usize> = (0..files.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(sizes[i]));
+    let mut outcomes: Vec<(usize, Outcome)> = order
+        .par_iter()
+        // One file per job, so an idle worker can take any file not yet started. (The
+        // parser set is then made per file; it is lazy and costs nothing measurable.)
+        .with_max_len(1)
         .map_init(
             || FileParser::new(options.parse_timeout),
-            |parser, file| {
+            |parser, &i| {
+                let file = &files[i];
                 let run = catch_unwind(AssertUnwindSafe(|| {
                     analyze(parser, file, options, rulebook, cache)
                 }));
                 progress.file_done();
-                run.unwrap_or_else(|panic| {
+                let outcome = run.unwrap_or_else(|panic| {
                     // Start the next file with fresh parsers: this one may be mid-parse.
                     *parser = FileParser::new(options.parse_timeout);
                     let what = panic
@@ -70,10 +82,13 @@ pub(crate) fn analyze_all(
                         )),
                         ..Outcome::default()
                     }
-                })
+                });
+                (i, outcome)
             },
         )
-        .collect()
+        .collect();
+    outcomes.sort_unstable_by_key(|(i, _)| *i);
+    outcomes.into_iter().map(|(_, o)| o).collect()
 }
 
 fn error(path: &str, kind: &str, message: String) -> FileError {
