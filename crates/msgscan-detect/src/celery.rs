@@ -21,7 +21,7 @@ use crate::walk::Field;
 
 use crate::engine::{Detector, FileCx, Visitor};
 use crate::fact::{KindSpec, Role, attrs};
-use crate::prefilter::{Candidate, Present, Words, word_around};
+use crate::prefilter::{Candidate, Present, Words, py_code_after, py_names_module, word_around};
 use crate::py;
 
 pub(crate) struct Celery;
@@ -209,25 +209,31 @@ impl Detector for Celery {
         let app = w.any(&["app", "capp", "worker"]) || file.any(&["celery", "_app"]);
         // celery_task: `@shared_task` / `@celery.task`, `@app.task`, `app.task(fn)`;
         // classes with a `run` method based on `celery.Task` / `app.Task`.
-        let task = app && (w.any(&["task", "shared_task"]) || w.has("Task") && w.has("run"));
-        // celery_app and its settings and beat entries, celery_crontab, canvas calls, and
-        // `.s` / `.si` / `.signature` of tasks imported into a file that imports celery.
-        let celery = w.has("celery");
+        let task = app && (w.attribute("task") || w.attribute("Task") && w.has("run"));
+        // The visitor resolves every `celery.*` name through a dotted name or an import:
+        // celery_app and its settings and beat entries, celery_crontab, canvas calls,
+        // `shared_task` / `celery.task` decorators, and `.s` / `.si` / `.signature` of tasks
+        // imported into a file that imports celery.
+        let celery = w.has("celery") && py_names_module(text, "celery");
         // celery_beat_entry of `x.add_periodic_task(...)`; celery_call of `x.delay(...)`,
         // `x.apply_async(...)`, `x.delay_on_commit(...)`, `x.send_task(...)` (and the
         // celery_result_get of their results).
-        let call = w.any(&[
+        let call = [
             "add_periodic_task",
             "delay",
             "apply_async",
             "delay_on_commit",
             "send_task",
-        ]);
+        ]
+        .iter()
+        .any(|m| w.attribute(m));
         // celery_result_get of `r.get()` / `.wait()` / `.join()`, `r` from `...AsyncResult(...)`.
         let result = file.has("AsyncResult") && w.any(&["get", "wait", "join"]);
         // celery_config of `x.conf.setting = v`, `x.conf.update(...)`; module-level
         // `CELERY_*`, `CELERYD_*`, `CELERYBEAT_*`, `BROKER_*` settings.
-        let settings = w.has("conf") || file.any(&["CELERY", "BROKER_"]);
+        let settings = w.inner_attribute("conf")
+            || file.has("CELERY") && assigns_upper_setting(text, "CELERY")
+            || file.has("BROKER_") && assigns_upper_setting(text, "BROKER_");
         task || celery || call || result || settings
     }
     /// In a `celeryconfig` module every module-level lower-case name is a setting, and
@@ -242,6 +248,29 @@ impl Detector for Celery {
             ..Default::default()
         })
     }
+}
+
+/// Whether a Django-style setting (`CELERY_*`, `CELERYD_*`, `CELERYBEAT_*`, `BROKER_*`) may
+/// be assigned in `text`: such a word, found by `prefix`, followed by `=` (not `==`) or by
+/// an annotation's `:`.
+fn assigns_upper_setting(text: &str, prefix: &str) -> bool {
+    text.match_indices(prefix).any(|(at, _)| {
+        let name = word_around(text, at..at + prefix.len());
+        let start = name.as_ptr() as usize - text.as_ptr() as usize;
+        start == at
+            && is_upper_setting(name)
+            && py_code_after(text, at + name.len()).is_none_or(|code| {
+                (code.starts_with('=') && !code.starts_with("==")) || code.starts_with(':')
+            })
+    })
+}
+
+/// A module-level name the visitor reads as a Django-style Celery setting.
+fn is_upper_setting(name: &str) -> bool {
+    name.starts_with("CELERY_")
+        || name.starts_with("CELERYD_")
+        || name.starts_with("CELERYBEAT_")
+        || name.starts_with("BROKER_")
 }
 
 /// Whether the visitor reads a file as a `celeryconfig` module (lower-case module-level
@@ -261,7 +290,6 @@ const WORD_LIST: &[&str] = &[
     "capp",
     "worker",
     "task",
-    "shared_task",
     "Task",
     "run",
     "celery",
@@ -1287,12 +1315,7 @@ impl CeleryVisitor {
             }
             if parts.len() == 1 && py::is_module_level(node, cx) {
                 let name = parts[0];
-                let upper_celery = name.starts_with("CELERY_")
-                    || name.starts_with("CELERYD_")
-                    || name.starts_with("CELERYBEAT_")
-                    || name == "BROKER_URL"
-                    || name.starts_with("BROKER_");
-                if upper_celery {
+                if is_upper_setting(name) {
                     self.config(cx, left, name, right, "django_settings");
                 } else if self.celeryconfig
                     && name.chars().all(|c| c.is_ascii_lowercase() || c == '_')
@@ -1924,6 +1947,37 @@ mod tests {
             ("celery_config", "t.py", "BROKER_URL = 'redis://h'\n"),
             ("celery_config", "t.py", "CELERYBEAT_SCHEDULE = {}\n"),
             (
+                "celery_config",
+                "t.py",
+                "CELERY_TASK_ACKS_LATE: bool = True\n",
+            ),
+            ("celery_config", "t.py", "x = 1; CELERYD_CONCURRENCY = 4\n"),
+            (
+                "celery_config",
+                "t.py",
+                "CELERY_A = CELERY_B \\\n    = 'json'\n",
+            ),
+            // the `.` of an attribute on the line before, or after the name
+            ("celery_call", "t.py", "(add\n    .delay(1))\n"),
+            ("celery_call", "t.py", "add. \\\ndelay(1)\n"),
+            ("celery_call", "t.py", "add . delay(1)\n"),
+            (
+                "celery_config",
+                "t.py",
+                "(cfg.conf  # the conf\n    .update(timezone='UTC'))\n",
+            ),
+            (
+                "celery_task",
+                "t.py",
+                "celery = Celery('p')\nf = (celery  # the app\n    .task(f))\n",
+            ),
+            ("celery_call", "t.py", "f = (add.  # defer\n    delay(1))\n"),
+            (
+                "celery_task",
+                "t.py",
+                "import os, celery\n@celery.shared_task\ndef f(): pass\n",
+            ),
+            (
                 "celery_beat_entry",
                 "t.py",
                 "CELERY_BEAT_SCHEDULE = {'a': {'task': 't.a'}}\n",
@@ -1979,6 +2033,13 @@ mod tests {
             "import os\nbase = os.getcwd()\n",
             "# schedule the task\ndef f():\n    x = 1\n",
             "MD5DELAY = md5delay\nx.mytask()\n",
+            // the words, but not as attributes or settings
+            "def f(delay, conf, task):\n    return delay + conf + task\n",
+            "from x import delay, apply_async\nx = apply_async(delay)\n",
+            "app = make()\ntask = app.run(task)\n",
+            "app = make()\nx = (a,\n     task)\n",
+            "if CELERY_ENABLED == 1:\n    send(BROKER_HOST)\n",
+            "# see the celery docs\nx = 'celery'\n",
         ];
         for src in cases {
             let (admitted, facts) = alone("proj/mod.py", src);

@@ -33,7 +33,10 @@ use crate::engine::{Detector, FileCx, Visitor};
 use crate::fact::Role;
 use crate::pg::{TRANSPORT, chan_fact, item_kind, payload_fact};
 use crate::pg_text::{self, Chan, HOLE, Item, ItemKind, Payload};
-use crate::prefilter::{Candidate, Present, Words, identifier_around, word_around, word_span};
+use crate::prefilter::{
+    Candidate, Present, Words, identifier_around, py_attribute_of, py_names_module, word_around,
+    word_span,
+};
 use crate::{js, py};
 
 /// SQL text assembled from source: literal parts plus holes for spliced values.
@@ -522,38 +525,38 @@ impl Detector for PgPython {
     /// - `pg_notification_handler` (`notifies`, `add_notify_handler`): psycopg / aiopg in the
     ///   file, or a connection of the file (a constructor above, or `acquire()`,
     ///   `getconn()`, `connection()`).
+    ///
+    /// The driver modules count only where named as modules are (imported, or the head of a
+    /// dotted name), which `postgresql+psycopg2://` in a docstring is not.
     fn admits(&self, file: &Candidate<'_>) -> bool {
-        let w = Present::of(file.text, &PY_WORDS, PY_WORD_LIST, word_around);
-        // the modules `py_module_lib` knows but sqlalchemy (a whole word: the root of a
-        // dotted name)
-        let lib = w.any(&["psycopg2", "psycopg", "psycopg_pool", "asyncpg", "aiopg"]);
+        let text = file.text;
+        let w = Present::of(text, &PY_WORDS, PY_WORD_LIST, word_around);
+        // A driver module the visitor knows (`py_module_lib`; sqlalchemy aside), named as
+        // modules are: imported, or the head of a dotted name.
+        let named = |m: &str| w.has(m) && py_names_module(text, m);
+        let psycopg = named("psycopg2") || named("psycopg") || named("psycopg_pool");
+        let asyncpg = named("asyncpg");
+        let lib = psycopg || asyncpg || named("aiopg");
         let constructor = w.any(&[
             "ConnectionPool",
             "AsyncConnectionPool",
             "SimpleConnectionPool",
             "ThreadedConnectionPool",
-        ]) && w.any(&["psycopg2", "psycopg", "psycopg_pool"])
-            || w.has("connect") && (lib || w.any(&["Connection", "AsyncConnection"]))
-            || w.has("create_pool") && w.has("asyncpg");
+        ]) && psycopg
+            || w.has("connect")
+                && (lib || py_attribute_of(text, "connect", &["Connection", "AsyncConnection"]))
+            || w.has("create_pool") && asyncpg;
         if constructor {
             return true;
         }
-        if w.any(PY_EXEC) && sql_keyword(file.text) {
+        if w.any(PY_EXEC) && sql_keyword(text) {
             return true;
         }
-        if w.any(&["add_listener", "remove_listener"]) && w.any(&["asyncpg", "acquire"]) {
+        if w.any(&["add_listener", "remove_listener"]) && (asyncpg || w.has("acquire")) {
             return true;
         }
         w.any(&["notifies", "add_notify_handler"])
-            && w.any(&[
-                "psycopg2",
-                "psycopg",
-                "psycopg_pool",
-                "aiopg",
-                "acquire",
-                "getconn",
-                "connection",
-            ])
+            && (psycopg || named("aiopg") || w.any(&["acquire", "getconn", "connection"]))
     }
     fn visitor<'t>(&self, _file: &FileCx<'t>) -> Box<dyn Visitor<'t> + 't> {
         Box::<PyVisitor>::default()
@@ -2256,6 +2259,8 @@ mod tests {
                 "import psycopg2\nconn = psycopg2.connect('dbname=x')\n",
                 "from psycopg import connect\nconn = connect('')\n",
                 "conn = Connection.connect('')\n",
+                "conn = (psycopg.AsyncConnection  # async\n    .connect(''))\n",
+                "import os, aiopg\nconn = aiopg.connect('')\n",
                 "from psycopg_pool import ConnectionPool\npool = ConnectionPool('')\n",
                 "from psycopg2 import pool\np = pool.ThreadedConnectionPool(1, 5, '')\n",
                 "import asyncpg\nasync def f():\n    pool = await asyncpg.create_pool('')\n",
@@ -2283,6 +2288,9 @@ mod tests {
                 "conn = AsyncAdapt_asyncpg_connection.connect()\n",
                 "scheduler.add_listener(cb, EVENT_JOB_ERROR)\n",
                 "for n in self.notifies:\n    pass\n",
+                // driver names in docs and URLs; connect on other connections
+                "'''Use postgresql+psycopg2://u@h/db or asyncpg'''\nc = engine.connect()\n",
+                "class Connection:\n    def connect(self):\n        self.connect_timeout = 1\n",
                 // redis's and kombu's pools are no Postgres connections
                 "import redis\npool = redis.ConnectionPool()\n",
                 "return ConnectionPool(self, limit)\n",

@@ -255,51 +255,155 @@ pub(crate) fn any_word(
     })
 }
 
-/// Which words of a list (at most 64) occur in a text as whole words, case as written.
+/// Which words of a list (at most 64) occur in a text as whole words, case as written, and
+/// which of them may occur in attribute position (`x.word`, `x.word.y`; by Python's rules of
+/// lines and comments).
 pub(crate) struct Present {
     list: &'static [&'static str],
     mask: u64,
+    /// Words with an occurrence that may follow a `.`.
+    after_dot: u64,
+    /// Words with an occurrence that may both follow and precede a `.`.
+    between_dots: u64,
 }
 
 impl Present {
     /// `words` is `Words::new(list)`. If its automaton could not be built, every word is
-    /// taken to be present.
+    /// taken to be present, in every position.
     pub(crate) fn of(
         text: &str,
         words: &Words,
         list: &'static [&'static str],
         around: Around,
     ) -> Present {
-        let mut mask = 0u64;
+        let mut p = Present {
+            list,
+            mask: 0,
+            after_dot: 0,
+            between_dots: 0,
+        };
         for r in words.find_in(text) {
             let m = text.get(r.clone()).unwrap_or_default();
             if !list.iter().any(|w| w.eq_ignore_ascii_case(m)) {
-                return Present {
-                    list,
-                    mask: u64::MAX,
-                };
+                p.mask = u64::MAX;
+                p.after_dot = u64::MAX;
+                p.between_dots = u64::MAX;
+                return p;
             }
             let w = around(text, r);
+            if w.is_empty() {
+                continue;
+            }
+            // `around` returns a slice of `text`: its offset is the word's start.
+            let start = w.as_ptr() as usize - text.as_ptr() as usize;
             if let Some(i) = list.iter().position(|x| *x == w)
                 && i < 64
             {
-                mask |= 1 << i;
+                let bit = 1 << i;
+                p.mask |= bit;
+                if may_follow_dot(text, start) {
+                    p.after_dot |= bit;
+                    if may_precede_dot(text, start + w.len()) {
+                        p.between_dots |= bit;
+                    }
+                }
             }
         }
-        Present { list, mask }
+        p
     }
 
     /// Whether `w` occurs; a word not in the list (or past the 64th) is taken to occur.
     pub(crate) fn has(&self, w: &str) -> bool {
-        self.list
-            .iter()
-            .position(|x| *x == w)
-            .is_none_or(|i| i >= 64 || self.mask >> i & 1 == 1)
+        self.test(self.mask, w)
     }
 
     pub(crate) fn any(&self, ws: &[&str]) -> bool {
         ws.iter().any(|w| self.has(w))
     }
+
+    /// Whether `w` may occur as an attribute, `x.w` (see [`Present::has`]).
+    pub(crate) fn attribute(&self, w: &str) -> bool {
+        self.test(self.after_dot, w)
+    }
+
+    /// Whether `w` may occur inside a dotted name, `x.w.y` (see [`Present::has`]).
+    pub(crate) fn inner_attribute(&self, w: &str) -> bool {
+        self.test(self.between_dots, w)
+    }
+
+    fn test(&self, mask: u64, w: &str) -> bool {
+        self.list
+            .iter()
+            .position(|x| *x == w)
+            .is_none_or(|i| i >= 64 || mask >> i & 1 == 1)
+    }
+}
+
+/// Blanks between two Python tokens: spaces, line breaks and line continuations.
+const PY_BLANKS: [char; 6] = [' ', '\t', '\x0c', '\n', '\r', '\\'];
+
+/// The Python code before byte `at`, blanks skipped; `None` when the text alone cannot
+/// tell (a line break was skipped and the line before holds a `#`, which may start a
+/// comment that hides how that line really ends).
+pub(crate) fn py_code_before(text: &str, at: usize) -> Option<&str> {
+    let before = text.get(..at)?;
+    let code = before.trim_end_matches(PY_BLANKS);
+    let crossed = before[code.len()..].contains(['\n', '\r']);
+    let line = &code[code.rfind(['\n', '\r']).map_or(0, |i| i + 1)..];
+    (!crossed || !line.contains('#')).then_some(code)
+}
+
+/// The Python code from byte `at` on, blanks skipped; `None` when a comment comes first
+/// (the code may go on on a later line).
+pub(crate) fn py_code_after(text: &str, at: usize) -> Option<&str> {
+    let code = text.get(at..)?.trim_start_matches(PY_BLANKS);
+    (!code.starts_with('#')).then_some(code)
+}
+
+/// Whether `module` may occur in Python `text` as a module's name: as a whole word followed
+/// by `.` (the head of a dotted name, `celery.current_app`, `import celery.app`), or
+/// preceded by `import`, `from` or `,` (`import os, celery`).
+pub(crate) fn py_names_module(text: &str, module: &str) -> bool {
+    text.match_indices(module).any(|(at, w)| {
+        let end = at + w.len();
+        word_around(text, at..end) == w
+            && (py_code_after(text, end).is_none_or(|code| code.starts_with('.'))
+                || py_code_before(text, at).is_none_or(|code| {
+                    code.ends_with(',')
+                        || ["import", "from"].iter().any(|k| {
+                            code.ends_with(k)
+                                && word_around(code, code.len() - k.len()..code.len()) == *k
+                        })
+                }))
+    })
+}
+
+/// Whether `attribute` may occur in Python `text` as an attribute of one of `owners`:
+/// `owner.attribute`, blanks allowed around the `.`.
+pub(crate) fn py_attribute_of(text: &str, attribute: &str, owners: &[&str]) -> bool {
+    text.match_indices(attribute).any(|(at, w)| {
+        word_around(text, at..at + w.len()) == w
+            && py_code_before(text, at).is_none_or(|code| {
+                let Some(before_dot) = code.strip_suffix('.') else {
+                    return false;
+                };
+                py_code_before(code, before_dot.len()).is_none_or(|code| {
+                    let owner = word_around(code, code.len()..code.len());
+                    owners.contains(&owner)
+                })
+            })
+    })
+}
+
+/// Whether the Python word starting at `start` may be an attribute name (`x.w`, `x . w`,
+/// `x.` and `w` on two lines inside brackets).
+fn may_follow_dot(text: &str, start: usize) -> bool {
+    py_code_before(text, start).is_none_or(|code| code.ends_with('.'))
+}
+
+/// Whether the Python word ending at `end` may be followed by `.`.
+fn may_precede_dot(text: &str, end: usize) -> bool {
+    py_code_after(text, end).is_none_or(|code| code.starts_with('.'))
 }
 
 /// Each of `found` is admitted by detector `name` and yields a fact (prefilter off);
@@ -335,5 +439,80 @@ pub(crate) fn check_admits(
             !admitted && kinds.is_empty(),
             "{name} on {src:?}: admitted {admitted}, facts {kinds:?}"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python_code_around_a_word() {
+        let t = "a = x . \\\n  delay(1)  # the call\nb";
+        let at = t.find("delay").unwrap();
+        assert_eq!(py_code_before(t, at), Some("a = x ."));
+        assert_eq!(py_code_after(t, at + 5), Some("(1)  # the call\nb"));
+        // a comment first: the code may go on on the next line
+        assert_eq!(py_code_after(t, t.find("  #").unwrap()), None);
+        // a line break skipped after a line with `#`: unknown
+        let t = "(x  # c\n  .y)";
+        assert_eq!(py_code_before(t, t.find('.').unwrap()), None);
+    }
+
+    #[test]
+    fn modules_and_attributes_as_python_names_them() {
+        for yes in [
+            "import os, celery\n",
+            "from celery import X",
+            "celery.current_app",
+            "(celery\n .app)",
+        ] {
+            assert!(py_names_module(yes, "celery"), "{yes:?}");
+        }
+        for no in [
+            "# celery docs\n",
+            "x = 'celery'",
+            "my_celery.app",
+            "celery_app = 1",
+        ] {
+            assert!(!py_names_module(no, "celery"), "{no:?}");
+        }
+        let owners = &["Connection"];
+        assert!(py_attribute_of("Connection . connect()", "connect", owners));
+        assert!(py_attribute_of(
+            "(Connection  # c\n .connect())",
+            "connect",
+            owners
+        ));
+        assert!(!py_attribute_of(
+            "self.connect()\nclass Connection: pass",
+            "connect",
+            owners
+        ));
+        assert!(!py_attribute_of(
+            "MyConnection.connect()",
+            "connect",
+            owners
+        ));
+    }
+
+    #[test]
+    fn present_words_and_their_positions() {
+        static W: Words = Words::new(&["delay", "conf"]);
+        let p = Present::of(
+            "x.delay(delay)\nconf = a.conf\n",
+            &W,
+            &["delay", "conf"],
+            word_around,
+        );
+        assert!(p.has("delay") && p.attribute("delay"));
+        assert!(p.has("conf") && p.attribute("conf") && !p.inner_attribute("conf"));
+        let p = Present::of(
+            "delay(1); app.conf.x = 1",
+            &W,
+            &["delay", "conf"],
+            word_around,
+        );
+        assert!(!p.attribute("delay") && p.inner_attribute("conf"));
     }
 }
