@@ -203,7 +203,7 @@ impl Detector for Celery {
         if is_celeryconfig(file.path) {
             return true;
         }
-        let w = Present::of(text, &WORDS, WORD_LIST, word_around);
+        let w = Present::of_python(text, &WORDS, WORD_LIST);
         // `is_app`: a name bound to `Celery(...)` (needs `celery`), `celery.current_app`,
         // or a last segment `app` / `capp` / `worker` / `*_app` / containing `celery`.
         let app = w.any(&["app", "capp", "worker"]) || file.any(&["celery", "_app"]);

@@ -269,12 +269,29 @@ pub(crate) struct Present {
 
 impl Present {
     /// `words` is `Words::new(list)`. If its automaton could not be built, every word is
-    /// taken to be present, in every position.
+    /// taken to be present. Positions are not read: every word present may be an attribute
+    /// (see [`Present::of_python`]).
     pub(crate) fn of(
         text: &str,
         words: &Words,
         list: &'static [&'static str],
         around: Around,
+    ) -> Present {
+        Self::scan(text, words, list, around, false)
+    }
+
+    /// As [`Present::of`] for Python words, reading also which occurrences may be
+    /// attributes.
+    pub(crate) fn of_python(text: &str, words: &Words, list: &'static [&'static str]) -> Present {
+        Self::scan(text, words, list, word_around, true)
+    }
+
+    fn scan(
+        text: &str,
+        words: &Words,
+        list: &'static [&'static str],
+        around: Around,
+        positions: bool,
     ) -> Present {
         let mut p = Present {
             list,
@@ -286,28 +303,29 @@ impl Present {
             let m = text.get(r.clone()).unwrap_or_default();
             if !list.iter().any(|w| w.eq_ignore_ascii_case(m)) {
                 p.mask = u64::MAX;
-                p.after_dot = u64::MAX;
-                p.between_dots = u64::MAX;
-                return p;
+                break;
             }
             let w = around(text, r);
-            if w.is_empty() {
+            let Some(i) = list.iter().position(|x| *x == w).filter(|&i| i < 64) else {
+                continue;
+            };
+            let bit = 1 << i;
+            p.mask |= bit;
+            if !positions || p.between_dots & bit != 0 {
                 continue;
             }
             // `around` returns a slice of `text`: its offset is the word's start.
             let start = w.as_ptr() as usize - text.as_ptr() as usize;
-            if let Some(i) = list.iter().position(|x| *x == w)
-                && i < 64
-            {
-                let bit = 1 << i;
-                p.mask |= bit;
-                if may_follow_dot(text, start) {
-                    p.after_dot |= bit;
-                    if may_precede_dot(text, start + w.len()) {
-                        p.between_dots |= bit;
-                    }
+            if may_follow_dot(text, start) {
+                p.after_dot |= bit;
+                if may_precede_dot(text, start + w.len()) {
+                    p.between_dots |= bit;
                 }
             }
+        }
+        if !positions || p.mask == u64::MAX {
+            p.after_dot = p.mask;
+            p.between_dots = p.mask;
         }
         p
     }
@@ -348,9 +366,11 @@ const PY_BLANKS: [char; 6] = [' ', '\t', '\x0c', '\n', '\r', '\\'];
 pub(crate) fn py_code_before(text: &str, at: usize) -> Option<&str> {
     let before = text.get(..at)?;
     let code = before.trim_end_matches(PY_BLANKS);
-    let crossed = before[code.len()..].contains(['\n', '\r']);
+    if !before[code.len()..].contains(['\n', '\r']) {
+        return Some(code);
+    }
     let line = &code[code.rfind(['\n', '\r']).map_or(0, |i| i + 1)..];
-    (!crossed || !line.contains('#')).then_some(code)
+    (!line.contains('#')).then_some(code)
 }
 
 /// The Python code from byte `at` on, blanks skipped; `None` when a comment comes first
@@ -499,20 +519,13 @@ mod tests {
     #[test]
     fn present_words_and_their_positions() {
         static W: Words = Words::new(&["delay", "conf"]);
-        let p = Present::of(
-            "x.delay(delay)\nconf = a.conf\n",
-            &W,
-            &["delay", "conf"],
-            word_around,
-        );
+        let p = Present::of_python("x.delay(delay)\nconf = a.conf\n", &W, &["delay", "conf"]);
         assert!(p.has("delay") && p.attribute("delay"));
         assert!(p.has("conf") && p.attribute("conf") && !p.inner_attribute("conf"));
-        let p = Present::of(
-            "delay(1); app.conf.x = 1",
-            &W,
-            &["delay", "conf"],
-            word_around,
-        );
+        let p = Present::of_python("delay(1); app.conf.x = 1", &W, &["delay", "conf"]);
         assert!(!p.attribute("delay") && p.inner_attribute("conf"));
+        // without positions, every word present may be an attribute
+        let p = Present::of("delay(1)", &W, &["delay", "conf"], word_around);
+        assert!(p.attribute("delay") && !p.attribute("conf"));
     }
 }
