@@ -1578,20 +1578,29 @@ impl Detector for PgNode {
         ]
     }
     /// A necessary condition of each way `JsVisitor` emits a fact. Modules are recognised by
-    /// the exact string (`js::string_value` is the raw text between the quotes):
+    /// the exact string (`js::string_value` is the raw text between the quotes) as an import
+    /// source or a `require` argument:
     /// - pg-listen imported: subscribers, `listenTo` / `notify` / `unlisten`, handlers;
     /// - `pg_connection` from `new`: pg or pg-pool imported, and `Client` / `Pool` named (a
     ///   pg-pool default import may have any name);
     /// - `pg_notification_handler` (`.on('notification')`): pg / pg-pool (or pg-listen)
     ///   imported, since the receiver must be a connection of the file or pg imported;
-    /// - SQL through `.query(...)`: a LISTEN / UNLISTEN / NOTIFY / pg_notify word, and pg
-    ///   imported or the argument as written containing `LISTEN`, `NOTIFY` or `pg_notify`.
+    /// - SQL through `.query(...)`: a LISTEN / UNLISTEN / NOTIFY / pg_notify word, pg
+    ///   imported or the argument as written containing `LISTEN`, `NOTIFY` or `pg_notify`,
+    ///   and a call of a method `query`.
     fn admits(&self, file: &Candidate<'_>) -> bool {
-        if file.any(&["'pg-listen'", "\"pg-listen\"", "`pg-listen`"]) {
+        // `bind` reads modules from import sources and `require(...)` arguments only.
+        let imported = |quoted: &[&str], module: &str| {
+            file.any(quoted) && crate::node_runtime::imported(file.text, &[module])
+        };
+        if imported(
+            &["'pg-listen'", "\"pg-listen\"", "`pg-listen`"],
+            "pg-listen",
+        ) {
             return true;
         }
-        let pool = file.any(&["'pg-pool'", "\"pg-pool\"", "`pg-pool`"]);
-        let pg = pool || file.any(&["'pg'", "\"pg\"", "`pg`"]);
+        let pool = imported(&["'pg-pool'", "\"pg-pool\"", "`pg-pool`"], "pg-pool");
+        let pg = pool || imported(&["'pg'", "\"pg\"", "`pg`"], "pg");
         let w = Present::of(file.text, &JS_PG_WORDS, JS_PG_WORD_LIST, identifier_around);
         if pg && w.has("new") && (pool || w.any(&["Client", "Pool"])) {
             return true;
@@ -1602,6 +1611,7 @@ impl Detector for PgNode {
         w.has("query")
             && (pg || file.any(&["LISTEN", "NOTIFY", "pg_notify"]))
             && sql_keyword(file.text)
+            && crate::node_runtime::method_call_with(file.text, "query", &|_| true)
     }
     fn visitor<'t>(&self, _file: &FileCx<'t>) -> Box<dyn Visitor<'t> + 't> {
         Box::<JsVisitor>::default()
@@ -2311,6 +2321,8 @@ mod tests {
                 "db.query('LISTEN jobs');\n",
                 "import pg from 'pg';\nclient.query('select pg_notify($1, $2)', ['a', 'b']);\n",
                 "import pg from 'pg';\nconst q = `listen jobs`;\nclient.query(q);\n",
+                "const { Pool } = require( /* driver */ 'pg');\nconst p = new Pool();\n",
+                "db /* main */\n  .query('LISTEN jobs');\n",
             ],
             &[
                 "window.addEventListener('click', f);\ndb.query('select 1');\n",
@@ -2318,6 +2330,8 @@ mod tests {
                 "const pg = require('pgx');\nconst c = new pg.Client();\n",
                 "db.query('listen jobs');\n",
                 "emitter.on('notification', (m) => {});\n",
+                // data, not code: module names and SQL words in strings
+                "Search.setIndex({\"pg\": [\"notification\", \"new Client\"], \"q\": \"query LISTEN x\"});\n",
             ],
         );
     }

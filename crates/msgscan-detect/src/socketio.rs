@@ -1014,10 +1014,11 @@ impl Detector for SocketIoJs {
     ///   registered or emitted on them;
     /// - otherwise a handler or emit (`on`, `once`, `emit`, `emitWithAck`, `send`) on a
     ///   receiver known without them: the parameters `(io, socket, ...)` of a function (a
-    ///   socket: any event); `io` (any case) imported from a relative path (`./`, `@/`,
-    ///   `~/`), a server: an emit, or a handler of `'connection'` / `'connect'` (sockets and
-    ///   namespaces come from those); or a name ending in `socket` (any case) imported from
-    ///   a relative path, unless the file uses native WebSockets (a client: any event).
+    ///   socket: any event; [`io_socket_parameters`]); `io` (any case) imported from a
+    ///   relative path (`./`, `@/`, `~/`; [`relative_import`]), a server: an emit, or a
+    ///   handler of `'connection'` / `'connect'` (sockets and namespaces come from those);
+    ///   or a name ending in `socket` (any case) imported from a relative path, unless the
+    ///   file uses native WebSockets (a client: any event).
     fn admits(&self, file: &Candidate<'_>) -> bool {
         if file.any(JS_MODULES) {
             return true;
@@ -1027,12 +1028,10 @@ impl Detector for SocketIoJs {
         if !emits && !w.any(&["on", "once"]) {
             return false;
         }
-        if w.has("io") && w.has("socket") {
+        if w.has("io") && w.has("socket") && io_socket_parameters(file.text) {
             return true;
         }
-        if !file.any(&[
-            "'.", "\".", "`.", "'@/", "\"@/", "`@/", "'~/", "\"~/", "`~/",
-        ]) {
+        if !file.any(RELATIVE) || !relative_import(file.text) {
             return false;
         }
         w.any(&["io", "IO", "Io", "iO"])
@@ -1063,6 +1062,37 @@ impl Detector for SocketIoJs {
             ..Default::default()
         })
     }
+}
+
+/// The start of a relative module path in quotes.
+const RELATIVE: &[&str] = &[
+    "'.", "\".", "`.", "'@/", "\"@/", "`@/", "'~/", "\"~/", "`~/",
+];
+
+/// Whether `text` may import a module by a relative path, as `bind_import` reads them: such
+/// a string after `from` or `require(`.
+fn relative_import(text: &str) -> bool {
+    RELATIVE.iter().any(|quote| {
+        text.match_indices(quote)
+            .any(|(at, _)| crate::node_runtime::import_source_at(text, at))
+    })
+}
+
+/// Whether `text` may hold a parameter list `(io, socket, ...)` (`JsVisitor::on_function`):
+/// an identifier `io` followed by `,` and `socket`, or by what may start a type or a
+/// default (`:`, `?`, `=`).
+fn io_socket_parameters(text: &str) -> bool {
+    use crate::node_runtime::skip_space;
+    text.match_indices("io").any(|(at, w)| {
+        if identifier_around(text, at..at + w.len()) != w {
+            return false;
+        }
+        let after = skip_space(&text[at + w.len()..]);
+        after.starts_with([':', '?', '='])
+            || after
+                .strip_prefix(',')
+                .is_some_and(|next| identifier_around(skip_space(next), 0..0) == "socket")
+    })
 }
 
 /// The file uses native WebSockets or `ws`: a relative `socket` import is not Socket.IO.
@@ -1817,12 +1847,17 @@ mod tests {
                 "import io from './io';\nio.on('connection', (s) => { s.emit('hi'); });\n",
                 "import { socket } from './socket';\nsocket.on('msg', () => {});\n",
                 "module.exports = (io, socket) => {\n  socket.on('order:create', () => {});\n};\n",
+                "module.exports = function (io ,\n    socket) { socket.emit('x'); };\n",
+                "const io = require(\n  './io');\nio.emit('tick');\n",
             ],
             &[
                 "const net = require('net');\nconst socket = net.connect(1);\nsocket.on('data', f);\n",
                 "import { socket } from './socket';\nconst ws = new WebSocket(u);\nsocket.on('x', f);\n",
                 "import io from './io';\nio.on('data', f);\n",
                 "// https://docs.bullmq.io\nimport x from './x';\nx.on('y', f);\n",
+                // data, not code: the words and a relative path in strings
+                "Search.setIndex({\"io\": 1, \"socket\": \"./x\", \"t\": [\"emit\", \"on\"]});\n",
+                "const io = load('./io');\nio.emit('x');\n",
             ],
         );
     }
