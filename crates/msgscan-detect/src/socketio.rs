@@ -1031,10 +1031,10 @@ impl Detector for SocketIoJs {
         if w.has("io") && w.has("socket") && io_socket_parameters(file.text) {
             return true;
         }
-        if !file.any(RELATIVE) || !relative_import(file.text) {
+        if !file.any(RELATIVE) {
             return false;
         }
-        w.any(&["io", "IO", "Io", "iO"])
+        let server = w.any(&["io", "IO", "Io", "iO"])
             && (emits
                 || file.any(&[
                     "'connection'",
@@ -1043,8 +1043,9 @@ impl Detector for SocketIoJs {
                     "'connect'",
                     "\"connect\"",
                     "`connect`",
-                ]))
-            || !native_websocket(file.text)
+                ]));
+        let client = || {
+            !native_websocket(file.text)
                 && any_word(
                     file.text,
                     &JS_SOCKET_WORD,
@@ -1055,6 +1056,8 @@ impl Detector for SocketIoJs {
                             && id.as_bytes()[id.len() - 6..].eq_ignore_ascii_case(b"socket")
                     },
                 )
+        };
+        (server || client()) && relative_import(file.text)
     }
     fn visitor<'t>(&self, file: &FileCx<'t>) -> Box<dyn Visitor<'t> + 't> {
         Box::new(JsVisitor {
