@@ -349,10 +349,9 @@ fn retained_source(text: &str, out: &Outcome) -> Option<Arc<str>> {
         .chain([(1, 1)])
         .collect();
     keep.sort_unstable();
-    let redacted = crate::redact::redact(text);
-    let mut sparse = String::with_capacity(redacted.len().min(keep.len() * 400));
+    let mut sparse = String::with_capacity(text.len().min(keep.len() * 400));
     let mut ranges = keep.iter().peekable();
-    for (i, line) in redacted.split_inclusive('\n').enumerate() {
+    for (i, line) in text.split_inclusive('\n').enumerate() {
         let n = i as u32 + 1;
         while ranges.next_if(|&&(_, to)| to < n).is_some() {}
         if ranges.peek().is_some_and(|&&(from, _)| from <= n) {
@@ -361,7 +360,8 @@ fn retained_source(text: &str, out: &Outcome) -> Option<Arc<str>> {
             sparse.push('\n');
         }
     }
-    Some(Arc::from(sparse))
+    // Masking reads line by line, so masking the kept lines alone is masking the file.
+    Some(Arc::from(crate::redact::redact(&sparse)))
 }
 
 fn read_bounded(path: &std::path::Path, limit: u64) -> std::io::Result<Vec<u8>> {

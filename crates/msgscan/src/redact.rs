@@ -52,7 +52,9 @@ fn is_token_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'/' | b'+' | b'=')
 }
 
-/// `text` with secrets masked, same length in bytes, same line breaks.
+/// `text` with secrets masked, same length in bytes, same line breaks. Each line is masked
+/// on its own (no pattern reads across a line break), so masking some lines of a file masks
+/// them as masking the whole file would.
 pub(crate) fn redact(text: &str) -> String {
     let mut bytes = text.as_bytes().to_vec();
     let mask = |from: usize, to: usize, bytes: &mut Vec<u8>| {
@@ -169,5 +171,10 @@ mod tests {
         assert_eq!(redact("s = 'http://user@host/'"), "s = 'http://user@host/'");
         let named = "sig = req.headers['stripe-signature'] # secret, socket.io credentials";
         assert_eq!(redact(named), named);
+        // Line by line: the whole text masks as its lines do one by one.
+        let lines: Vec<&str> = cases.iter().map(|(t, _)| *t).chain([plain, named]).collect();
+        let whole = redact(&lines.join("\n"));
+        let each: Vec<String> = lines.iter().map(|l| redact(l)).collect();
+        assert_eq!(whole, each.join("\n"));
     }
 }
