@@ -107,7 +107,21 @@ def run(c, capture=False):
         sys.exit(f"compare: {c['name']} failed: {shlex.join(c['argv'])}")
     return elapsed, usage.ru_maxrss * 1024, out
 
-# Counts: one untimed run of each tool (2 threads), outputs parsed.
+# Timed: interleaved rounds.
+times, rss = collections.defaultdict(list), collections.defaultdict(list)
+for r in range(rounds):
+    print(f"compare: round {r + 1}/{rounds}", flush=True)
+    order = cmds if r % 2 == 0 else list(reversed(cmds))
+    for c in order:
+        if r >= c["rounds"]:
+            continue
+        e, m, _ = run(c)
+        times[c["name"]].append(e)
+        rss[c["name"]].append(m)
+
+# Counts: one untimed run of each tool (2 threads), outputs parsed. After the timed runs:
+# a child's peak RSS (ru_maxrss) counts this process's RSS at the fork, and parsed outputs
+# would make that tens of MB.
 print("compare: per-pattern match counts (one untimed run each)", flush=True)
 counts = collections.defaultdict(dict)
 _, _, out = run(cmd("msgscan", msgscan(2, corpus) [:-1] + ["--counts", corpus]), capture=True)
@@ -130,18 +144,6 @@ if use_semgrep:
         pat = m["check_id"].split(".")[-1]
         counts[pat]["semgrep"] = counts[pat].get("semgrep", 0) + 1
     sem_errors = len(data.get("errors", []))
-
-# Timed: interleaved rounds.
-times, rss = collections.defaultdict(list), collections.defaultdict(list)
-for r in range(rounds):
-    print(f"compare: round {r + 1}/{rounds}", flush=True)
-    order = cmds if r % 2 == 0 else list(reversed(cmds))
-    for c in order:
-        if r >= c["rounds"]:
-            continue
-        e, m, _ = run(c)
-        times[c["name"]].append(e)
-        rss[c["name"]].append(m)
 
 def med(name):
     return statistics.median(times[name])
