@@ -172,7 +172,11 @@ mod tests {
         let named = "sig = req.headers['stripe-signature'] # secret, socket.io credentials";
         assert_eq!(redact(named), named);
         // Line by line: the whole text masks as its lines do one by one.
-        let lines: Vec<&str> = cases.iter().map(|(t, _)| *t).chain([plain, named]).collect();
+        let lines: Vec<&str> = cases
+            .iter()
+            .map(|(t, _)| *t)
+            .chain([plain, named])
+            .collect();
         let whole = redact(&lines.join("\n"));
         let each: Vec<String> = lines.iter().map(|l| redact(l)).collect();
         assert_eq!(whole, each.join("\n"));
