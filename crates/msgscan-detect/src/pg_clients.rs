@@ -333,7 +333,7 @@ fn sql_facts(
     funcs: &[String],
     retry_local: bool,
 ) {
-    for item in pg_text::scan(&sql.text) {
+    for item in pg_text::scan(&blank_escapes(&sql.text)) {
         let Item {
             kind,
             chan,
@@ -400,12 +400,46 @@ fn sql_facts(
     }
 }
 
+/// SQL taken from string literals with the escapes of white space (`\n`, `\r`, `\t`, `\f`,
+/// `\v`) turned into blanks, two bytes for two (offsets stay): `"LISTEN jobs\n"` and
+/// `"\nLISTEN jobs"` are statements at run time. Other escapes stay as written.
+fn blank_escapes(sql: &str) -> std::borrow::Cow<'_, str> {
+    if !sql.contains('\\') {
+        return sql.into();
+    }
+    let b = sql.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match (b[i], b.get(i + 1)) {
+            (b'\\', Some(b'n' | b'r' | b't' | b'f' | b'v')) => out.extend_from_slice(b"  "),
+            (b'\\', Some(b'\\')) => out.extend_from_slice(b"\\\\"),
+            (c, _) => {
+                out.push(c);
+                i += 1;
+                continue;
+            }
+        }
+        i += 2;
+    }
+    // Only ASCII pairs were replaced by ASCII pairs.
+    String::from_utf8(out).map_or_else(|_| sql.into(), Into::into)
+}
+
+/// Whether a word of `text` starting at `at` may follow a white-space escape (`\n`...):
+/// its first letter is the escape's.
+fn after_escape(text: &str, at: usize) -> bool {
+    let b = text.as_bytes();
+    at > 0 && b[at - 1] == b'\\' && matches!(b.get(at), Some(b'n' | b'r' | b't' | b'f' | b'v'))
+}
+
 const SQL_LIST: &[&str] = &["listen", "notify"];
 static SQL_WORDS: Words = Words::new(SQL_LIST);
 
 /// Whether the text may hold SQL in which `pg_text::scan` finds an item (any case):
 /// - a statement: a whole word `LISTEN`, `UNLISTEN` or `NOTIFY` that starts a statement.
-///   The SQL is the raw text of string literals (escape sequences stay raw), joined, with
+///   The SQL is the raw text of string literals (escape sequences stay raw but for white
+///   space, below), joined, with
 ///   holes (word bytes) for spliced values, so what the lexer sees around a keyword is what
 ///   the source has, but at the edge of a literal (a quote, a `{...}` placeholder, a `$tag$`).
 ///   The lexer's word ends at a non-word byte on both sides, and a statement starts after
@@ -415,6 +449,9 @@ static SQL_WORDS: Words = Words::new(SQL_LIST);
 ///   quote, `;`, `/` (`*/`), `{` / `}`, `$` or an opening word.
 /// - a word ending in `pg_notify` (a `%s` / `$1` placeholder may stick to its front).
 ///
+/// Escapes of white space are blanks to the lexer (`blank_escapes`): a keyword may start
+/// right after one (`\nLISTEN`), and one may follow a word (`pg_notify\n(`).
+///
 /// The SQL is taken to be written in one literal: a keyword assembled from pieces
 /// (`"LIS" + "TEN x"`) is not looked for.
 fn sql_keyword(text: &str) -> bool {
@@ -423,7 +460,11 @@ fn sql_keyword(text: &str) -> bool {
         if !SQL_LIST.iter().any(|k| k.eq_ignore_ascii_case(m)) {
             return true; // the automaton could not be built
         }
-        let span = word_span(text, r);
+        let mut span = word_span(text, r);
+        // `\nLISTEN`: the lexer reads the escape as blanks (`blank_escapes`), so the word
+        // starts after it, at a statement's start as far as this check can tell.
+        let escaped = after_escape(text, span.start);
+        span.start += usize::from(escaped);
         let w = text.get(span.clone()).unwrap_or_default();
         let next = text.as_bytes()[span.end..]
             .iter()
@@ -435,13 +476,13 @@ fn sql_keyword(text: &str) -> bool {
         {
             // a channel follows (a word, quoted name, placeholder, hole or `*`), or a
             // comment, or the literal ends: not punctuation or an operator
-            return starts_statement(text, span.start)
+            return (escaped || starts_statement(text, span.start))
                 && !next.is_some_and(|c| b"(),.;[]=<>~!@#^&|?+".contains(&c));
         }
         // `(` follows, or a comment, or the literal ends (`{}`: a placeholder)
         w.len() >= 9
             && w.as_bytes()[w.len() - 9..].eq_ignore_ascii_case(b"pg_notify")
-            && next.is_none_or(|c| b"(/-'\"`{".contains(&c))
+            && next.is_none_or(|c| b"(/-'\"`{\\".contains(&c))
     })
 }
 
@@ -469,6 +510,14 @@ fn starts_statement(text: &str, at: usize) -> bool {
     let end = i;
     while i > 0 && (b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_') {
         i -= 1;
+    }
+    // An escape of white space is blank to the lexer (`blank_escapes`): `\n LISTEN`,
+    // `\nBEGIN LISTEN`.
+    if after_escape(text, i) {
+        if end - i == 1 {
+            return true;
+        }
+        i += 1;
     }
     let before = text.get(i..end).unwrap_or_default();
     OPENERS.iter().any(|o| before.eq_ignore_ascii_case(o))
@@ -2276,6 +2325,9 @@ mod tests {
                 "import asyncpg\nasync def f():\n    pool = await asyncpg.create_pool('')\n",
                 // SQL through an execute-like method: no import needed
                 "cur.execute('LISTEN jobs')\n",
+                // escapes of white space are blanks
+                "cur.execute(\"\\nLISTEN jobs\")\n",
+                "cur.execute(\"BEGIN\\n  \\tNOTIFY jobs\")\n",
                 "cur.execute(\"select pg_notify(%s, %s)\", ('jobs', 'x'))\n",
                 "cur.execute(\"BEGIN;unlisten *\")\n",
                 "cur.execute(\"\"\"\n    -- wait for jobs\n    LISTEN jobs\n\"\"\")\n",
@@ -2323,6 +2375,7 @@ mod tests {
                 "import pg from 'pg';\nconst q = `listen jobs`;\nclient.query(q);\n",
                 "const { Pool } = require( /* driver */ 'pg');\nconst p = new Pool();\n",
                 "db /* main */\n  .query('LISTEN jobs');\n",
+                "db.query('\\r\\nLISTEN jobs');\n",
             ],
             &[
                 "window.addEventListener('click', f);\ndb.query('select 1');\n",
@@ -2333,6 +2386,34 @@ mod tests {
                 // data, not code: module names and SQL words in strings
                 "Search.setIndex({\"pg\": [\"notification\", \"new Client\"], \"q\": \"query LISTEN x\"});\n",
             ],
+        );
+    }
+
+    #[test]
+    fn escapes_of_white_space_are_blanks_in_sql() {
+        let src = "cur.execute(\"LISTEN jobs\\n\")\ncur.execute(\"\\nLISTEN other\")\n\
+                   cur.execute(\"LISTEN\\tthird\")\ncur.execute(\"NOTIFY fourth, 'a\\\\nb'\")\n";
+        let mut p = msgscan_lang::FileParser::new(std::time::Duration::from_secs(5));
+        let parsed = p.parse(Language::Python, src).unwrap();
+        let names: Vec<(String, Option<String>)> = crate::detect("t.py", src, &parsed)
+            .into_iter()
+            .map(|f| (f.kind, f.name))
+            .collect();
+        let expected = [
+            ("pg_listen", "jobs"),
+            ("pg_listen", "other"),
+            ("pg_listen", "third"),
+            ("pg_notify", "fourth"),
+        ];
+        for (kind, name) in expected {
+            assert!(
+                names.contains(&(kind.to_string(), Some(name.to_string()))),
+                "{kind} {name} in {names:?}"
+            );
+        }
+        assert_eq!(
+            super::blank_escapes("a\\\\nb \\x0a \\n"),
+            "a\\\\nb \\x0a   "
         );
     }
 
