@@ -439,9 +439,9 @@ static SQL_WORDS: Words = Words::new(SQL_LIST);
 /// Whether the text may hold SQL in which `pg_text::scan` finds an item (any case):
 /// - a statement: a whole word `LISTEN`, `UNLISTEN` or `NOTIFY` that starts a statement.
 ///   The SQL is the raw text of string literals (escape sequences stay raw but for white
-///   space, below), joined, with
-///   holes (word bytes) for spliced values, so what the lexer sees around a keyword is what
-///   the source has, but at the edge of a literal (a quote, a `{...}` placeholder, a `$tag$`).
+///   space, below), joined, with holes (word bytes) for spliced values, so what the lexer
+///   sees around a keyword is what the source has, but at the edge of a literal (a quote, a
+///   `{...}` placeholder, a `$tag$`).
 ///   The lexer's word ends at a non-word byte on both sides, and a statement starts after
 ///   `;`, after an opening word (`BEGIN`, `THEN`, `DO`, ...), at the start of the text or of
 ///   a dollar-quoted body, with blanks and comments between. So before the keyword, blanks
