@@ -612,8 +612,16 @@ impl Detector for PgPython {
     }
 }
 
-/// The Python identifiers `PgPython::admits` looks for (`PY_EXEC` included).
+/// The Python identifiers `PgPython::admits` looks for; the first eight are [`PY_EXEC`].
 const PY_WORD_LIST: &[&str] = &[
+    "execute",
+    "executemany",
+    "executescript",
+    "mogrify",
+    "fetch",
+    "fetchrow",
+    "fetchval",
+    "exec_driver_sql",
     "psycopg2",
     "psycopg",
     "psycopg_pool",
@@ -627,14 +635,6 @@ const PY_WORD_LIST: &[&str] = &[
     "AsyncConnectionPool",
     "SimpleConnectionPool",
     "ThreadedConnectionPool",
-    "execute",
-    "executemany",
-    "executescript",
-    "mogrify",
-    "fetch",
-    "fetchrow",
-    "fetchval",
-    "exec_driver_sql",
     "add_listener",
     "remove_listener",
     "acquire",
@@ -657,16 +657,8 @@ struct PyVisitor {
     loop_connects: HashMap<usize, bool>,
 }
 
-const PY_EXEC: &[&str] = &[
-    "execute",
-    "executemany",
-    "executescript",
-    "mogrify",
-    "fetch",
-    "fetchrow",
-    "fetchval",
-    "exec_driver_sql",
-];
+/// Execute-like methods whose first argument is SQL.
+const PY_EXEC: &[&str] = PY_WORD_LIST.split_at(8).0;
 
 fn py_module_lib(module: &str) -> Option<&'static str> {
     let root = module.split('.').next().unwrap_or(module);
